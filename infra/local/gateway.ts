@@ -1,0 +1,105 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
+import { randomUUID } from "node:crypto";
+import type { Group } from "../../shared/command.js";
+import { commands, entryOf } from "../../shared/registry.js";
+
+/**
+ * The local stand-in for API Gateway (HTTP API). It serves exactly the routes the
+ * CDK stack declares, from the same registry, and hands each request to the same
+ * handler module as an API Gateway v2 event. Anything else goes where API
+ * Gateway's $default route goes: the legacy dispatcher.
+ */
+type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
+
+const routes = new Map<string, Group>();
+for (const c of commands) if (c.route) routes.set(`${c.route.method} ${c.route.path}`, c.group);
+
+const handlers = new Map<string, Promise<Handler>>();
+function handlerFor(target: Group | "legacy", root: string): Promise<Handler> {
+  let h = handlers.get(target);
+  if (!h) {
+    h = import(new URL(entryOf(target), root).href).then((m: { handler: Handler }) => m.handler);
+    handlers.set(target, h);
+  }
+  return h;
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+function lambdaContext(name: string): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: name,
+    functionVersion: "$LATEST",
+    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:${name}`,
+    memoryLimitInMB: "512",
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/${name}`,
+    logStreamName: "local",
+    getRemainingTimeInMillis: () => 29_000,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse, root: string): Promise<void> {
+  const url = new URL(req.url ?? "/", "http://localhost");
+  const method = (req.method ?? "GET").toUpperCase();
+  const routeKey = `${method} ${url.pathname}`;
+  const legacy = url.pathname === "/api.php" && (method === "GET" || method === "POST");
+  const group = routes.get(routeKey);
+  const target: Group | "legacy" = group ?? "legacy";
+  const body = await readBody(req);
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(",") : v;
+  const event: APIGatewayProxyEventV2 = {
+    version: "2.0",
+    routeKey: group || legacy ? routeKey : "$default",
+    rawPath: url.pathname,
+    rawQueryString: url.search.slice(1),
+    headers,
+    requestContext: {
+      accountId: "000000000000",
+      apiId: "local",
+      domainName: url.host,
+      domainPrefix: "local",
+      http: { method, path: url.pathname, protocol: "HTTP/1.1", sourceIp: req.socket.remoteAddress ?? "", userAgent: headers["user-agent"] ?? "" },
+      requestId: randomUUID(),
+      routeKey,
+      stage: "$default",
+      time: new Date().toISOString(),
+      timeEpoch: Date.now(),
+    },
+    body: body.length ? body.toString("base64") : undefined,
+    isBase64Encoded: body.length > 0,
+  };
+  const handler = await handlerFor(target, root);
+  const result = await handler(event, lambdaContext(`journey-api-${target}`));
+  const out = result.isBase64Encoded ? Buffer.from(result.body ?? "", "base64") : Buffer.from(result.body ?? "");
+  res.writeHead(result.statusCode ?? 200, { ...(result.headers as Record<string, string>), "Content-Length": String(out.length) });
+  res.end(out);
+}
+
+export async function startGateway(port: number, root: string): Promise<{ server: Server; url: string }> {
+  const server = createServer((req, res) => {
+    handle(req, res, root).catch((err: unknown) => {
+      console.error("local gateway fault", err);
+      if (!res.headersSent) res.writeHead(500, { "Content-Type": "application/json; charset=utf-8" });
+      res.end(JSON.stringify({ Success: false, Errors: [{ Code: 100005, Message: "Internal error" }] }));
+    });
+  });
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", resolve);
+  });
+  const { port: actual } = server.address() as AddressInfo;
+  return { server, url: `http://127.0.0.1:${actual}` };
+}

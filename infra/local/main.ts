@@ -1,0 +1,36 @@
+import { resolve } from "node:path";
+import { startLocalStack } from "./stack.js";
+
+/**
+ * `npm start`: the whole API on http://localhost:$PORT with persistent data under
+ * DATA_DIR. Ctrl-C stops every child process.
+ */
+const port = Number(process.env["PORT"] ?? 3000);
+const dataDir = resolve(process.env["DATA_DIR"] ?? ".data", "dynamodb");
+const given = process.env["ADMIN_API_KEY"];
+
+const stack = await startLocalStack({
+  port,
+  dataDir,
+  adminKey: given,
+  rateLimitPerMinute: process.env["RATE_LIMIT_PER_MINUTE"] ? Number(process.env["RATE_LIMIT_PER_MINUTE"]) : undefined,
+  sessionTtlSeconds: process.env["SESSION_TTL_SECONDS"] ? Number(process.env["SESSION_TTL_SECONDS"]) : undefined,
+});
+
+const shownUrl = stack.url.replace("127.0.0.1", "localhost");
+console.log(`Journey API listening on ${shownUrl}`);
+console.log(`  health:    curl ${shownUrl}/health`);
+console.log(`  data:      ${dataDir}`);
+// The local admin key is printed once so a developer can create users; nothing else logs it.
+console.log(given ? "  admin key: from ADMIN_API_KEY" : `  admin key: ${stack.adminKey}  (set ADMIN_API_KEY to choose one)`);
+
+let stopping = false;
+async function shutdown(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  console.log(`\n${signal}: stopping DynamoDB Local, the emulator and the gateway...`);
+  await stack.stop();
+  process.exit(0);
+}
+process.on("SIGINT", () => void shutdown("SIGINT"));
+process.on("SIGTERM", () => void shutdown("SIGTERM"));

@@ -1,0 +1,83 @@
+import { randomBytes } from "node:crypto";
+import { createServer } from "node:net";
+import { startFauxqs } from "fauxqs";
+import { ensureTable, startDynamo } from "./dynamodb.js";
+import { startGateway } from "./gateway.js";
+
+/**
+ * The whole service on one machine: DynamoDB Local, the fauxqs SQS/S3 emulator,
+ * the table, and the local gateway serving the registry's routes to the real
+ * handlers. `npm start` and the vitest globalSetup both run this.
+ */
+export interface LocalStackOptions {
+  /** Gateway port; 0 picks a free one. */
+  port: number;
+  /** Where DynamoDB Local keeps its data; undefined keeps it in memory (tests). */
+  dataDir?: string;
+  adminKey?: string;
+  rateLimitPerMinute?: number;
+  sessionTtlSeconds?: number;
+  tableName?: string;
+}
+
+export interface LocalStack {
+  url: string;
+  adminKey: string;
+  env: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      const port = typeof addr === "object" && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startLocalStack(opts: LocalStackOptions): Promise<LocalStack> {
+  const dynamo = await startDynamo(await freePort(), opts.dataDir);
+  const stops: (() => Promise<void> | void)[] = [() => void dynamo.process.kill("SIGTERM")];
+  try {
+    const fauxqs = await startFauxqs({ port: 0, logger: false });
+    stops.unshift(() => fauxqs.stop());
+
+    const adminKey = opts.adminKey ?? randomBytes(24).toString("base64url");
+    const tableName = opts.tableName ?? "journey-api";
+    const env: Record<string, string> = {
+      TABLE_NAME: tableName,
+      AWS_REGION: "us-east-1",
+      AWS_ACCESS_KEY_ID: "local",
+      AWS_SECRET_ACCESS_KEY: "local",
+      DYNAMODB_ENDPOINT: dynamo.endpoint,
+      SQS_ENDPOINT: fauxqs.address,
+      S3_ENDPOINT: fauxqs.address,
+      ADMIN_API_KEY: adminKey,
+      RATE_LIMIT_PER_MINUTE: String(opts.rateLimitPerMinute ?? 100),
+      SESSION_TTL_SECONDS: String(opts.sessionTtlSeconds ?? 86400),
+    };
+    // The handlers read their configuration from the environment, as on Lambda.
+    Object.assign(process.env, env);
+    await ensureTable(dynamo.endpoint, tableName);
+
+    const gateway = await startGateway(opts.port, new URL("../../", import.meta.url).href);
+    stops.unshift(() => new Promise<void>((r) => gateway.server.close(() => r())));
+    gateway.server.closeIdleConnections?.();
+
+    return {
+      url: gateway.url,
+      adminKey,
+      env,
+      async stop() {
+        for (const stop of stops) await stop();
+      },
+    };
+  } catch (err) {
+    for (const stop of stops) await stop();
+    throw err;
+  }
+}

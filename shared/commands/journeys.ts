@@ -1,0 +1,352 @@
+import * as z from "zod/mini";
+import { defineCommand, userOf, type CallContext } from "../command.js";
+import { CommandError, conflict, notFound, validation } from "../errors.js";
+import {
+  changeStatus,
+  createJourney,
+  deleteJourney,
+  deleteJourneys,
+  getJourney,
+  getJourneys,
+  journeyView,
+  listJourneys,
+  updateJourney,
+  type Journey,
+  type Status,
+} from "../domain/journeys.js";
+import { journeyStats } from "../domain/stats.js";
+import { resolveTrigger, type Trigger } from "../domain/trigger.js";
+import { MAX_WINDOW_DAYS, resolveWindow } from "../domain/window.js";
+import {
+  fail,
+  field,
+  flag,
+  isAbsent,
+  optionalDate,
+  optionalId,
+  parseField,
+  raw,
+  requiredIdList,
+  toText,
+} from "../params.js";
+import {
+  checkRefs,
+  criteriaField,
+  journeyId,
+  NAME_MAX,
+  notesField,
+  rateLimits,
+  runOperatorField,
+  throwLowest,
+  triggerField,
+} from "./journey-fields.js";
+
+const triggerValueDocs = {
+  Trigger_ListID: raw({ type: "integer", description: "List ID for list-based triggers" }),
+  Trigger_EmailID: raw({ type: "integer", description: "Email ID for email-based triggers" }),
+  Trigger_Value: raw({ type: "string|integer", description: "Tag ID, custom field ID, revenue amount, journey ID or website-event value" }),
+  Trigger_Criteria: criteriaField("Trigger_Criteria"),
+  Run_Criteria: criteriaField("Run_Criteria"),
+  Run_Criteria_Operator: runOperatorField,
+  Rate_Limit_Per_Hour: raw({ type: "integer", description: "Hourly rate limit (0: none)" }),
+  Rate_Limit_Per_Day: raw({ type: "integer", description: "Daily rate limit (0: none)" }),
+  Notes: notesField,
+};
+
+/** Journey names: 1 to 255 characters after trimming. Missing is code 1; too long or not text is code 2. */
+function parseName(v: unknown): string | undefined | "invalid" {
+  if (isAbsent(v)) return undefined;
+  const text = toText(v)?.trim();
+  if (text === undefined) return "invalid";
+  if (text === "") return undefined;
+  return text.length <= NAME_MAX ? text : "invalid";
+}
+const nameDoc = { type: "string", description: `Journey name (1 to ${NAME_MAX} characters)` } as const;
+const badName = [2, `Invalid Name parameter (text of at most ${NAME_MAX} characters)`] as const;
+const requiredName = field({ ...nameDoc, required: true }, (v, ctx): string => {
+  const name = parseName(v);
+  if (name === "invalid") return fail(ctx, v, badName);
+  return name ?? fail(ctx, v, [1, "Missing Name parameter"]);
+});
+const optionalName = field(nameDoc, (v, ctx): string | undefined => {
+  const name = parseName(v);
+  return name === "invalid" ? fail(ctx, v, badName) : name;
+});
+
+export const journeyCreate = defineCommand({
+  name: "journey.create",
+  summary: "Create a journey (starts Disabled)",
+  route: { method: "POST", path: "/api/v1/journey" },
+  group: "journeys",
+  scope: "user",
+  permission: "Campaign.Create",
+  params: z.object({ Name: requiredName, Trigger: triggerField, ...triggerValueDocs }),
+  async run(p, ctx) {
+    const { userId } = userOf(ctx);
+    const trigger: Trigger = p.Trigger ?? "Manual";
+    const resolved = resolveTrigger(trigger, p);
+    if (resolved instanceof CommandError) throw resolved;
+    await checkRefs(userId, resolved.refs);
+    const limits = rateLimits(p.Rate_Limit_Per_Hour, p.Rate_Limit_Per_Day);
+    const journey = await createJourney(
+      userId,
+      {
+        JourneyName: p.Name,
+        Trigger: trigger,
+        TriggerParameters: resolved.params,
+        Notes: p.Notes ?? "",
+        Trigger_Criteria: p.Trigger_Criteria ?? [],
+        Run_Criteria: p.Run_Criteria ?? [],
+        Run_Criteria_Operator: p.Run_Criteria_Operator ?? "and",
+        Rate_Limit_Per_Hour: limits.Rate_Limit_Per_Hour ?? 0,
+        Rate_Limit_Per_Day: limits.Rate_Limit_Per_Day ?? 0,
+      },
+      ctx.now,
+    );
+    return { JourneyID: journey.JourneyID, Journey: journeyView(journey) };
+  },
+});
+
+export const journeyUpdate = defineCommand({
+  name: "journey.update",
+  summary: "Update a journey's name, notes, trigger, criteria or rate limits",
+  route: { method: "PATCH", path: "/api/v1/journey" },
+  group: "journeys",
+  scope: "user",
+  permission: "Campaign.Create",
+  params: z.object({ JourneyID: journeyId(), Name: optionalName, Trigger: triggerField, ...triggerValueDocs }),
+  async run(p, ctx) {
+    const { userId } = userOf(ctx);
+    const current = await getJourney(userId, p.JourneyID);
+    const touchesTrigger =
+      p.Trigger !== undefined || !isAbsent(p.Trigger_ListID) || !isAbsent(p.Trigger_EmailID) || !isAbsent(p.Trigger_Value);
+
+    let trigger: Trigger | undefined;
+    let resolved: ReturnType<typeof resolveTrigger> | undefined;
+    if (touchesTrigger) {
+      trigger = p.Trigger ?? current?.Trigger ?? "Manual";
+      // Unchanged trigger: omitted values keep what is stored.
+      const previous = current && current.Trigger === trigger ? current.TriggerParameters : {};
+      resolved = resolveTrigger(trigger, p, previous);
+      if (!(resolved instanceof CommandError) && trigger === "JourneyCompleted" && resolved.params["JourneyID"] === p.JourneyID) {
+        resolved = validation(16, "Invalid Trigger_Value parameter (JourneyCompleted)");
+      }
+    }
+    // Codes run in ascending order: the trigger's own checks (4-9) come before "Journey not found" (10).
+    throwLowest([
+      resolved instanceof CommandError ? resolved : undefined,
+      current ? undefined : notFound(10, "Journey not found"),
+    ]);
+    if (resolved && !(resolved instanceof CommandError)) await checkRefs(userId, resolved.refs);
+    const limits = rateLimits(p.Rate_Limit_Per_Hour, p.Rate_Limit_Per_Day);
+
+    const updated = await updateJourney(userId, p.JourneyID, {
+      JourneyName: p.Name,
+      Notes: p.Notes,
+      Trigger: trigger,
+      TriggerParameters: resolved && !(resolved instanceof CommandError) ? resolved.params : undefined,
+      Trigger_Criteria: p.Trigger_Criteria,
+      Run_Criteria: p.Run_Criteria,
+      Run_Criteria_Operator: p.Run_Criteria_Operator,
+      ...limits,
+      UpdatedAt: formatNow(ctx),
+    });
+    if (!updated) throw notFound(10, "Journey not found");
+    return { Journey: journeyView(updated) };
+  },
+});
+
+const formatNow = (ctx: CallContext) => ctx.now.toISOString().slice(0, 19).replace("T", " ");
+
+const ISP_RE = /^[a-zA-Z0-9.-]{1,253}$/;
+
+export const journeyGet = defineCommand({
+  name: "journey.get",
+  summary: "Get a journey with its actions and statistics",
+  route: { method: "GET", path: "/api/v1/journey" },
+  group: "journeys",
+  scope: "user",
+  permission: "Campaign.Create",
+  params: z.object({
+    JourneyID: journeyId(),
+    // Checked in run(): "Journey not found" (3) is reported before any of these (4-8).
+    StartDate: raw({ type: "string", description: "YYYY-MM-DD start of the stats window (default: 30 days ago)" }),
+    EndDate: raw({ type: "string", description: "YYYY-MM-DD end of the stats window (default: today)" }),
+    IncludeActivityCounters: flag("Add LastTriggeredAt, LastActivityAt and TotalEnrolledLifetime"),
+    EmailID: raw({ type: "integer", description: "ActionID of a SendEmail action of this journey" }),
+    ISP: raw({ type: "string", description: "An ISP domain, /^[a-zA-Z0-9.-]+$/" }),
+  }),
+  async run(p, ctx) {
+    const { userId } = userOf(ctx);
+    const journey = await getJourney(userId, p.JourneyID);
+    if (!journey) throw notFound(3, "Journey not found");
+    const window = resolveWindow(
+      parseField(optionalDate([4, "Invalid StartDate format"]), p.StartDate),
+      parseField(optionalDate([5, "Invalid EndDate format"]), p.EndDate),
+      {
+        order: validation(6, "StartDate must be before EndDate"),
+        tooLong: validation(5, `Invalid EndDate format (the window may span at most ${MAX_WINDOW_DAYS} days)`),
+      },
+      ctx.now,
+    );
+    const emailActionId = parseField(optionalId([7, "Invalid EmailID parameter"]), p.EmailID);
+    if (emailActionId !== undefined) {
+      // A journey has no actions until journey.actions.update exists, so no ID can name a SendEmail action of it.
+      throw validation(7, "Invalid EmailID parameter");
+    }
+    if (!isAbsent(p.ISP) && !(typeof p.ISP === "string" && ISP_RE.test(p.ISP))) {
+      throw validation(8, "Invalid ISP parameter");
+    }
+    return {
+      ...journeyView(journey),
+      Actions: [],
+      JourneyStats: journeyStats(undefined, window, { includeActivityCounters: p.IncludeActivityCounters }),
+    };
+  },
+});
+
+export const journeyList = defineCommand({
+  name: "journey.list",
+  summary: "List the caller's journeys, with statistics unless SkipStats",
+  route: { method: "GET", path: "/api/v1/journeys" },
+  group: "journeys",
+  scope: "user",
+  permission: "Campaign.Create",
+  params: z.object({
+    StatsStartDate: optionalDate([4, "Invalid StatsStartDate format"]),
+    StatsEndDate: optionalDate([5, "Invalid StatsEndDate format"]),
+    SkipStats: flag("Omit the JourneyStats block entirely"),
+    IncludeActivityCounters: flag("Add LastTriggeredAt, LastActivityAt and TotalEnrolledLifetime to each row"),
+  }),
+  async run(p, ctx) {
+    const { userId } = userOf(ctx);
+    // Dates are validated even with SkipStats (reference).
+    const window = resolveWindow(
+      p.StatsStartDate,
+      p.StatsEndDate,
+      {
+        order: validation(6, "StatsStartDate must be before StatsEndDate"),
+        tooLong: validation(5, `Invalid StatsEndDate format (the window may span at most ${MAX_WINDOW_DAYS} days)`),
+      },
+      ctx.now,
+    );
+    const journeys = await listJourneys(userId);
+    return {
+      Journeys: journeys.map((j) =>
+        p.SkipStats
+          ? journeyView(j)
+          : { ...journeyView(j), JourneyStats: journeyStats(undefined, window, { includeActivityCounters: p.IncludeActivityCounters }) },
+      ),
+    };
+  },
+});
+
+export const journeyDelete = defineCommand({
+  name: "journey.delete",
+  summary: "Delete a journey with its actions, statistics and enrollments",
+  route: { method: "POST", path: "/api/v1/journey.delete" },
+  group: "journeys",
+  scope: "user",
+  permission: "Campaign.Create",
+  params: z.object({ JourneyID: journeyId() }),
+  async run(p, ctx) {
+    if (!(await deleteJourney(userOf(ctx).userId, p.JourneyID))) throw notFound(3, "Journey not found");
+    return { JourneyID: p.JourneyID };
+  },
+});
+
+export const journeysDelete = defineCommand({
+  name: "journeys.delete",
+  summary: "Delete several journeys (/api.php only); IDs the caller does not own are ignored",
+  group: "journeys",
+  scope: "user",
+  permission: "Campaign.Delete",
+  errorShape: "codeList",
+  params: z.object({
+    Journeys: requiredIdList([1, "Missing Journeys parameter"], [1, "Missing Journeys parameter"], "Comma-separated journey IDs"),
+  }),
+  async run(p, ctx) {
+    await deleteJourneys(userOf(ctx).userId, p.Journeys);
+    return { ErrorCode: 0, ErrorText: "" };
+  },
+});
+
+function statusCommand(to: Status) {
+  const verb = to === "Enabled" ? "enable" : "disable";
+  return defineCommand({
+    name: `journey.${verb}`,
+    summary: `${to === "Enabled" ? "Enable" : "Disable"} a journey`,
+    route: { method: "GET", path: `/api/v1/journey.${verb}` },
+    group: "journeys",
+    scope: "user",
+    permission: "Campaign.Create",
+    params: z.object({ JourneyID: journeyId() }),
+    async run(p, ctx) {
+      const result = await changeStatus(userOf(ctx).userId, p.JourneyID, to, ctx.now);
+      if (!result.ok) {
+        throw result.reason === "notFound" ? notFound(3, "Journey not found") : conflict(4, `Journey is already ${verb}d`);
+      }
+      return { Journey: journeyView(result.journey) };
+    },
+  });
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight. */
+async function eachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await fn(items[next++]!);
+  });
+  await Promise.all(workers);
+}
+
+function bulkStatusCommand(to: Status) {
+  const verb = to === "Enabled" ? "enable" : "disable";
+  return defineCommand({
+    name: `journeys.${verb}`,
+    summary: `${to === "Enabled" ? "Enable" : "Disable"} several journeys; per-ID outcomes, partial success`,
+    route: { method: "POST", path: `/api/v1/journeys.${verb}` },
+    group: "journeys",
+    scope: "user",
+    permission: "Campaign.Create",
+    params: z.object({
+      JourneyIDs: requiredIdList(
+        [1, "Missing JourneyIDs parameter"],
+        [2, "Invalid JourneyIDs parameter (no positive integers after parsing)"],
+        "Comma-separated positive JourneyIDs",
+      ),
+    }),
+    async run(p, ctx) {
+      const { userId } = userOf(ctx);
+      // One BatchGet drops unknown and foreign IDs before any write is attempted.
+      const owned: Map<number, Journey> = await getJourneys(userId, p.JourneyIDs);
+      const processed = new Set<number>();
+      const candidates = p.JourneyIDs.filter((id) => owned.get(id)?.Status !== undefined && owned.get(id)?.Status !== to);
+      await eachLimited(candidates, 10, async (id) => {
+        if ((await changeStatus(userId, id, to, ctx.now)).ok) processed.add(id);
+      });
+      return {
+        ProcessedJourneyIDs: p.JourneyIDs.filter((id) => processed.has(id)),
+        FailedJourneyIDs: p.JourneyIDs.filter((id) => !processed.has(id)),
+      };
+    },
+  });
+}
+
+export const journeyEnable = statusCommand("Enabled");
+export const journeyDisable = statusCommand("Disabled");
+export const journeysEnable = bulkStatusCommand("Enabled");
+export const journeysDisable = bulkStatusCommand("Disabled");
+
+export const journeyCommands = [
+  journeyCreate,
+  journeyGet,
+  journeyList,
+  journeyUpdate,
+  journeyDelete,
+  journeysDelete,
+  journeyEnable,
+  journeyDisable,
+  journeysEnable,
+  journeysDisable,
+];

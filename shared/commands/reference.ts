@@ -1,0 +1,227 @@
+import * as z from "zod/mini";
+import { defineCommand, userOf } from "../command.js";
+import { CommandError, notFound } from "../errors.js";
+import { isEmailAddress } from "../domain/email-address.js";
+import { createOwned, getOwned, listOwned, type Item } from "../domain/owned.js";
+import { createSubscriber } from "../domain/subscribers.js";
+import { keys } from "../keys.js";
+import { field, fail, isAbsent, optionalId, optionalText, requiredId, requiredText, type Coded } from "../params.js";
+
+/**
+ * The minimal reference-data registry journeys point at (CONTRACT §6). Codes:
+ * 1 missing, 2 invalid, 3 referenced list not found; messages name the parameter.
+ */
+
+const missing = (name: string): Coded => [1, `Missing ${name} parameter`];
+const invalid = (name: string): Coded => [2, `Invalid ${name} parameter`];
+const listNotFound = (name: string) => new CommandError(3, `${name} matching record not found`, "validation");
+
+const name = (param: string, max = 255) =>
+  requiredText(missing(param), { invalid: [2, `Invalid ${param} parameter (1 to ${max} characters)`], max });
+const id = (param: string) => requiredId(missing(param), invalid(param));
+
+/** Optional text limited in UTF-8 bytes, so an item can never outgrow DynamoDB's 400 KB. */
+const content = (param: string, maxBytes: number) =>
+  field({ type: "string", description: `At most ${maxBytes} bytes of UTF-8` }, (v, ctx): string => {
+    if (isAbsent(v)) return "";
+    if (typeof v !== "string" || Buffer.byteLength(v) > maxBytes) {
+      return fail(ctx, v, [2, `Invalid ${param} parameter (at most ${maxBytes} bytes)`]);
+    }
+    return v;
+  });
+
+async function requireList(userId: number, listId: number, param: string): Promise<void> {
+  if (!(await getOwned("list", userId, listId))) throw listNotFound(param);
+}
+
+const idOf = (item: Item) => keys.idFromSk(String(item["SK"]));
+
+export const listCreate = defineCommand({
+  name: "list.create",
+  summary: "Create a subscriber list",
+  route: { method: "POST", path: "/api/v1/list" },
+  group: "reference",
+  scope: "user",
+  params: z.object({ SubscriberListName: name("SubscriberListName") }),
+  async run(p, ctx) {
+    const listId = await createOwned("list", userOf(ctx).userId, { Name: p.SubscriberListName });
+    return { ErrorCode: 0, ListID: listId };
+  },
+});
+
+export const listsGet = defineCommand({
+  name: "lists.get",
+  summary: "List the caller's subscriber lists",
+  route: { method: "GET", path: "/api/v1/lists" },
+  group: "reference",
+  scope: "user",
+  params: z.object({}),
+  async run(_p, ctx) {
+    const items = await listOwned("list", userOf(ctx).userId);
+    return { Lists: items.map((i) => ({ ListID: idOf(i), Name: i["Name"] })), TotalListCount: items.length };
+  },
+});
+
+export const emailCreate = defineCommand({
+  name: "email.create",
+  summary: "Create an email (content referenced by SendEmail actions)",
+  route: { method: "POST", path: "/api/v1/email" },
+  group: "reference",
+  scope: "user",
+  params: z.object({
+    EmailName: name("EmailName"),
+    Subject: optionalText(invalid("Subject"), { max: 998 }),
+    HTMLContent: content("HTMLContent", 256 * 1024),
+    PlainContent: content("PlainContent", 64 * 1024),
+  }),
+  async run(p, ctx) {
+    const emailId = await createOwned("email", userOf(ctx).userId, {
+      EmailName: p.EmailName,
+      Subject: p.Subject ?? "",
+      HTMLContent: p.HTMLContent,
+      PlainContent: p.PlainContent,
+    });
+    return { ErrorCode: 0, EmailID: emailId };
+  },
+});
+
+export const emailGet = defineCommand({
+  name: "email.get",
+  summary: "Get one email",
+  route: { method: "GET", path: "/api/v1/email" },
+  group: "reference",
+  scope: "user",
+  params: z.object({ EmailID: id("EmailID") }),
+  async run(p, ctx) {
+    const item = await getOwned("email", userOf(ctx).userId, p.EmailID);
+    if (!item) throw notFound(3, "Email not found");
+    return {
+      Email: {
+        EmailID: p.EmailID,
+        EmailName: item["EmailName"],
+        Subject: item["Subject"],
+        HTMLContent: item["HTMLContent"],
+        PlainContent: item["PlainContent"],
+      },
+    };
+  },
+});
+
+export const emailsGet = defineCommand({
+  name: "emails.get",
+  summary: "List the caller's emails (without their content)",
+  route: { method: "GET", path: "/api/v1/emails" },
+  group: "reference",
+  scope: "user",
+  params: z.object({}),
+  async run(_p, ctx) {
+    // Content is left out: a list of large HTML bodies could outgrow a Lambda response.
+    const items = await listOwned("email", userOf(ctx).userId, ["SK", "EmailName", "Subject"]);
+    return {
+      Emails: items.map((i) => ({ EmailID: idOf(i), EmailName: i["EmailName"], Subject: i["Subject"] })),
+      TotalEmailCount: items.length,
+    };
+  },
+});
+
+export const customFieldCreate = defineCommand({
+  name: "customfield.create",
+  summary: "Create a custom field on a list",
+  route: { method: "POST", path: "/api/v1/customfield" },
+  group: "reference",
+  scope: "user",
+  params: z.object({ SubscriberListID: id("SubscriberListID"), FieldName: name("FieldName") }),
+  async run(p, ctx) {
+    const { userId } = userOf(ctx);
+    await requireList(userId, p.SubscriberListID, "SubscriberListID");
+    const fieldId = await createOwned("customField", userId, { ListID: p.SubscriberListID, FieldName: p.FieldName });
+    return { ErrorCode: 0, CustomFieldID: fieldId };
+  },
+});
+
+export const customFieldsGet = defineCommand({
+  name: "customfields.get",
+  summary: "List custom fields, optionally of one list",
+  route: { method: "GET", path: "/api/v1/customfields" },
+  group: "reference",
+  scope: "user",
+  params: z.object({ SubscriberListID: optionalId(invalid("SubscriberListID")) }),
+  async run(p, ctx) {
+    const { userId } = userOf(ctx);
+    if (p.SubscriberListID !== undefined) await requireList(userId, p.SubscriberListID, "SubscriberListID");
+    const items = await listOwned("customField", userId);
+    return {
+      CustomFields: items
+        .filter((i) => p.SubscriberListID === undefined || i["ListID"] === p.SubscriberListID)
+        .map((i) => ({ CustomFieldID: idOf(i), FieldName: i["FieldName"], ListID: i["ListID"] })),
+    };
+  },
+});
+
+export const tagCreate = defineCommand({
+  name: "subscriber.tags.create",
+  summary: "Create a tag on a list",
+  route: { method: "POST", path: "/api/v1/subscriber.tags" },
+  group: "reference",
+  scope: "user",
+  params: z.object({ ListID: id("ListID"), TagName: name("TagName") }),
+  async run(p, ctx) {
+    const { userId } = userOf(ctx);
+    await requireList(userId, p.ListID, "ListID");
+    const tagId = await createOwned("tag", userId, { ListID: p.ListID, TagName: p.TagName });
+    return { ErrorCode: 0, TagID: tagId };
+  },
+});
+
+export const tagsGet = defineCommand({
+  name: "subscriber.tags.get",
+  summary: "List tags, optionally of one list",
+  route: { method: "GET", path: "/api/v1/subscriber.tags" },
+  group: "reference",
+  scope: "user",
+  params: z.object({ ListID: optionalId(invalid("ListID")) }),
+  async run(p, ctx) {
+    const { userId } = userOf(ctx);
+    if (p.ListID !== undefined) await requireList(userId, p.ListID, "ListID");
+    const items = await listOwned("tag", userId);
+    return {
+      Tags: items
+        .filter((i) => p.ListID === undefined || i["ListID"] === p.ListID)
+        .map((i) => ({ TagID: idOf(i), TagName: i["TagName"], ListID: i["ListID"] })),
+    };
+  },
+});
+
+export const subscriberCreate = defineCommand({
+  name: "subscriber.create",
+  summary: "Subscribe an email address to a list (idempotent per list and address)",
+  route: { method: "POST", path: "/api/v1/subscriber" },
+  group: "reference",
+  scope: "user",
+  params: z.object({
+    ListID: id("ListID"),
+    EmailAddress: field({ type: "string", required: true }, (v, ctx) => {
+      if (isAbsent(v)) return fail(ctx, v, missing("EmailAddress"));
+      return isEmailAddress(v) ? v : fail(ctx, v, invalid("EmailAddress"));
+    }),
+  }),
+  async run(p, ctx) {
+    const { userId } = userOf(ctx);
+    await requireList(userId, p.ListID, "ListID");
+    const subscriberId = await createSubscriber(userId, p.ListID, p.EmailAddress);
+    return { ErrorCode: 0, SubscriberID: subscriberId };
+  },
+});
+
+export const referenceCommands = [
+  listCreate,
+  listsGet,
+  emailCreate,
+  emailGet,
+  emailsGet,
+  customFieldCreate,
+  customFieldsGet,
+  tagCreate,
+  tagsGet,
+  subscriberCreate,
+];

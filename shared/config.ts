@@ -1,0 +1,65 @@
+import * as z from "zod/mini";
+
+/**
+ * Runtime configuration, parsed from process.env by one zod schema.
+ *
+ * Why lazy-but-once: the CDK app and the OpenAPI generator import the command
+ * registry (and so this module) without any runtime environment. Lambda entry
+ * points call `loadConfig()` at module load, so a deployed function still fails
+ * fast at cold start, naming the missing variable.
+ */
+const optionalUrl = z.optional(z.url());
+/** An integer from the environment, with a default when unset. */
+const envInt = (fallback: number, min: number) =>
+  z.pipe(
+    z.optional(z.string()),
+    z.transform((s, ctx) => {
+      if (s === undefined || s === "") return fallback;
+      if (!/^\d+$/.test(s) || Number(s) < min) {
+        ctx.issues.push({ code: "custom", message: `must be an integer of at least ${min}`, input: s });
+        return z.NEVER;
+      }
+      return Number(s);
+    }),
+  );
+
+const schema = z.object({
+  TABLE_NAME: z.string().check(z.minLength(1)),
+  AWS_REGION: z._default(z.string(), "us-east-1"),
+  /** Endpoint overrides: set by the local stack and the tests, unset on AWS. */
+  DYNAMODB_ENDPOINT: optionalUrl,
+  SQS_ENDPOINT: optionalUrl,
+  S3_ENDPOINT: optionalUrl,
+  /** Plain admin key (local). On AWS the key lives in Secrets Manager instead. */
+  ADMIN_API_KEY: z.optional(z.string().check(z.minLength(16))),
+  ADMIN_API_KEY_SECRET_ARN: z.optional(z.string().check(z.minLength(1))),
+  RATE_LIMIT_PER_MINUTE: envInt(100, 1),
+  SESSION_TTL_SECONDS: envInt(86400, 1),
+  /** How long a verified credential may be reused from memory, in ms. 0 disables the cache. */
+  CREDENTIAL_CACHE_MS: envInt(5000, 0),
+});
+
+export type Config = z.infer<typeof schema>;
+
+let cached: Config | undefined;
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  if (cached) return cached;
+  const result = schema.safeParse(env);
+  if (!result.success) {
+    const problems = result.error.issues
+      .map((i) => `${i.path.join(".") || "(env)"}: ${i.message}`)
+      .join("; ");
+    throw new Error(`Invalid configuration: ${problems}`);
+  }
+  if (!result.data.ADMIN_API_KEY && !result.data.ADMIN_API_KEY_SECRET_ARN) {
+    throw new Error("Invalid configuration: ADMIN_API_KEY or ADMIN_API_KEY_SECRET_ARN must be set");
+  }
+  cached = result.data;
+  return cached;
+}
+
+/** Tests and the local stack change the environment between runs of the same process. */
+export function resetConfigForTests(): void {
+  cached = undefined;
+}

@@ -1,0 +1,225 @@
+import {
+  BatchWriteCommand,
+  DeleteCommand,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from "@aws-sdk/lib-dynamodb";
+import { ddb, tableName } from "../aws.js";
+import { isAwsError } from "../errors.js";
+import { keys, type Key } from "../keys.js";
+import { formatDateTime } from "../time.js";
+import { nextId } from "./ids.js";
+import { batchGet, listOwned, type Item } from "./owned.js";
+import type { Trigger, TriggerParameters } from "./trigger.js";
+
+export type Status = "Enabled" | "Disabled";
+
+/** The stored journey (one item in its owner's partition). */
+export interface Journey {
+  JourneyID: number;
+  JourneyName: string;
+  Trigger: Trigger;
+  TriggerParameters: TriggerParameters;
+  Status: Status;
+  Notes: string;
+  CreatedAt: string;
+  UpdatedAt: string;
+  Trigger_Criteria: unknown[];
+  Run_Criteria: unknown[];
+  Run_Criteria_Operator: "and" | "or";
+  Rate_Limit_Per_Hour: number;
+  Rate_Limit_Per_Day: number;
+}
+
+const FIELDS = [
+  "JourneyID", "JourneyName", "Trigger", "TriggerParameters", "Status", "Notes", "CreatedAt", "UpdatedAt",
+  "Trigger_Criteria", "Run_Criteria", "Run_Criteria_Operator", "Rate_Limit_Per_Hour", "Rate_Limit_Per_Day",
+] as const;
+
+function fromItem(item: Item): Journey {
+  const out: Record<string, unknown> = {};
+  for (const f of FIELDS) out[f] = item[f];
+  return out as unknown as Journey;
+}
+
+/** The journey object of CONTRACT §8: JourneyID as a string, criteria and rate limits under their parameter names. */
+export function journeyView(j: Journey): Record<string, unknown> {
+  return {
+    JourneyID: String(j.JourneyID),
+    JourneyName: j.JourneyName,
+    Trigger: j.Trigger,
+    TriggerParameters: j.TriggerParameters,
+    Status: j.Status,
+    Notes: j.Notes,
+    CreatedAt: j.CreatedAt,
+    UpdatedAt: j.UpdatedAt,
+    Trigger_Criteria: j.Trigger_Criteria,
+    Run_Criteria: j.Run_Criteria,
+    Run_Criteria_Operator: j.Run_Criteria_Operator,
+    Rate_Limit_Per_Hour: j.Rate_Limit_Per_Hour,
+    Rate_Limit_Per_Day: j.Rate_Limit_Per_Day,
+  };
+}
+
+export type NewJourney = Omit<Journey, "JourneyID" | "CreatedAt" | "UpdatedAt" | "Status">;
+
+export async function createJourney(userId: number, input: NewJourney, now: Date): Promise<Journey> {
+  const journeyId = await nextId("Journey");
+  const at = formatDateTime(now);
+  const journey: Journey = { ...input, JourneyID: journeyId, Status: "Disabled", CreatedAt: at, UpdatedAt: at };
+  await ddb().send(
+    new PutCommand({
+      TableName: tableName(),
+      Item: { ...keys.journey(userId, journeyId), ...journey },
+      ConditionExpression: "attribute_not_exists(PK)",
+    }),
+  );
+  return journey;
+}
+
+export async function getJourney(userId: number, journeyId: number): Promise<Journey | undefined> {
+  const out = await ddb().send(new GetCommand({ TableName: tableName(), Key: keys.journey(userId, journeyId) }));
+  return out.Item ? fromItem(out.Item) : undefined;
+}
+
+/** All of a user's journeys in JourneyID order: one query (plus DynamoDB's 1 MB pages). */
+export async function listJourneys(userId: number): Promise<Journey[]> {
+  return (await listOwned("journey", userId)).map(fromItem);
+}
+
+/** Several journeys of one user by ID, in as few BatchGet calls as DynamoDB allows. */
+export async function getJourneys(userId: number, journeyIds: number[]): Promise<Map<number, Journey>> {
+  const found = await batchGet(journeyIds.map((id) => keys.journey(userId, id)));
+  const out = new Map<number, Journey>();
+  for (const item of found.values()) out.set(Number(item["JourneyID"]), fromItem(item));
+  return out;
+}
+
+/** Replaces the given fields; `undefined` when the journey no longer exists. */
+export async function updateJourney(
+  userId: number,
+  journeyId: number,
+  changes: Partial<Omit<Journey, "JourneyID" | "CreatedAt" | "Status">>,
+): Promise<Journey | undefined> {
+  const entries = Object.entries(changes).filter(([, val]) => val !== undefined);
+  const names: Record<string, string> = {};
+  const values: Record<string, unknown> = {};
+  const sets = entries.map(([k, val], i) => {
+    names[`#f${i}`] = k;
+    values[`:v${i}`] = val;
+    return `#f${i} = :v${i}`;
+  });
+  try {
+    const out = await ddb().send(
+      new UpdateCommand({
+        TableName: tableName(),
+        Key: keys.journey(userId, journeyId),
+        UpdateExpression: `SET ${sets.join(", ")}`,
+        ConditionExpression: "attribute_exists(PK)",
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+        ReturnValues: "ALL_NEW",
+      }),
+    );
+    return out.Attributes ? fromItem(out.Attributes) : undefined;
+  } catch (err) {
+    if (isAwsError(err, "ConditionalCheckFailedException")) return undefined;
+    throw err;
+  }
+}
+
+export type StatusChange = { ok: true; journey: Journey } | { ok: false; reason: "notFound" | "conflict" };
+
+/**
+ * Flips the status with a conditional write: of any number of concurrent
+ * enables, exactly one sees the journey Disabled and wins; the rest conflict.
+ */
+export async function changeStatus(userId: number, journeyId: number, to: Status, now: Date): Promise<StatusChange> {
+  const from: Status = to === "Enabled" ? "Disabled" : "Enabled";
+  try {
+    const out = await ddb().send(
+      new UpdateCommand({
+        TableName: tableName(),
+        Key: keys.journey(userId, journeyId),
+        UpdateExpression: "SET #s = :to, UpdatedAt = :at",
+        ConditionExpression: "attribute_exists(PK) AND #s = :from",
+        ExpressionAttributeNames: { "#s": "Status" },
+        ExpressionAttributeValues: { ":to": to, ":from": from, ":at": formatDateTime(now) },
+        ReturnValues: "ALL_NEW",
+        ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+      }),
+    );
+    return { ok: true, journey: fromItem(out.Attributes ?? {}) };
+  } catch (err) {
+    if (isAwsError(err, "ConditionalCheckFailedException")) {
+      const old = (err as { Item?: Item }).Item;
+      return { ok: false, reason: old && Object.keys(old).length > 0 ? "conflict" : "notFound" };
+    }
+    throw err;
+  }
+}
+
+/**
+ * Deletes a journey. The journey item goes first, in one conditional write, so the
+ * journey vanishes from every command at once; its partition (actions, rollups,
+ * enrollments) is then purged.
+ */
+export async function deleteJourney(userId: number, journeyId: number): Promise<boolean> {
+  try {
+    await ddb().send(
+      new DeleteCommand({
+        TableName: tableName(),
+        Key: keys.journey(userId, journeyId),
+        ConditionExpression: "attribute_exists(PK)",
+      }),
+    );
+  } catch (err) {
+    if (isAwsError(err, "ConditionalCheckFailedException")) return false;
+    throw err;
+  }
+  await purgeJourneyPartition(userId, journeyId);
+  return true;
+}
+
+/** Deletes the caller's journeys among `journeyIds`; others' IDs address nothing. Returns the IDs deleted. */
+export async function deleteJourneys(userId: number, journeyIds: number[]): Promise<number[]> {
+  const existing = await getJourneys(userId, journeyIds);
+  const ids = journeyIds.filter((id) => existing.has(id));
+  await batchDelete(ids.map((id) => keys.journey(userId, id)));
+  for (const id of ids) await purgeJourneyPartition(userId, id);
+  return ids;
+}
+
+async function purgeJourneyPartition(userId: number, journeyId: number): Promise<void> {
+  const pk = keys.journeyPartition(userId, journeyId);
+  let start: Record<string, unknown> | undefined;
+  do {
+    const out = await ddb().send(
+      new QueryCommand({
+        TableName: tableName(),
+        KeyConditionExpression: "PK = :pk",
+        ExpressionAttributeValues: { ":pk": pk },
+        ProjectionExpression: "PK, SK",
+        ExclusiveStartKey: start,
+      }),
+    );
+    await batchDelete((out.Items ?? []) as Key[]);
+    start = out.LastEvaluatedKey;
+  } while (start);
+}
+
+async function batchDelete(keyList: Key[]): Promise<void> {
+  for (let i = 0; i < keyList.length; i += 25) {
+    let pending = keyList.slice(i, i + 25).map((Key) => ({ DeleteRequest: { Key } }));
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      const out = await ddb().send(new BatchWriteCommand({ RequestItems: { [tableName()]: pending } }));
+      pending = (out.UnprocessedItems?.[tableName()] ?? []) as typeof pending;
+      if (pending.length > 0) {
+        if (attempt >= 8) throw new Error("BatchWrite: unprocessed items after retries");
+        await new Promise((r) => setTimeout(r, 20 * 2 ** attempt));
+      }
+    }
+  }
+}

@@ -1,0 +1,89 @@
+import { BatchGetCommand, GetCommand, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { ddb, tableName } from "../aws.js";
+import { keys, type Key, type OwnedKind } from "../keys.js";
+import { nextId, type IdKind } from "./ids.js";
+
+/**
+ * The reference-data registry (CONTRACT §6): lists, emails, custom fields, tags and
+ * subscribers, each owned by one user. Every read goes through the owner's
+ * partition, so another user's ID simply does not exist here.
+ */
+const ID_KIND: Record<OwnedKind, IdKind> = {
+  journey: "Journey",
+  list: "List",
+  email: "Email",
+  customField: "CustomField",
+  tag: "Tag",
+  subscriber: "Subscriber",
+};
+
+export type Item = Record<string, unknown>;
+
+export async function createOwned(kind: OwnedKind, userId: number, attrs: Item): Promise<number> {
+  const id = await nextId(ID_KIND[kind]);
+  await ddb().send(
+    new PutCommand({
+      TableName: tableName(),
+      Item: { ...keys.owned(kind, userId, id), ...attrs },
+      ConditionExpression: "attribute_not_exists(PK)",
+    }),
+  );
+  return id;
+}
+
+export async function getOwned(kind: OwnedKind, userId: number, id: number): Promise<Item | undefined> {
+  const out = await ddb().send(new GetCommand({ TableName: tableName(), Key: keys.owned(kind, userId, id) }));
+  return out.Item;
+}
+
+/** Every item of one kind a user owns, in ID order. Pages through DynamoDB's 1 MB limit. */
+export async function listOwned(kind: OwnedKind, userId: number, projection?: string[]): Promise<Item[]> {
+  const { PK, prefix } = keys.ownedPrefix(kind, userId);
+  const items: Item[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const out = await ddb().send(
+      new QueryCommand({
+        TableName: tableName(),
+        KeyConditionExpression: "PK = :pk AND begins_with(SK, :p)",
+        ExpressionAttributeValues: { ":pk": PK, ":p": prefix },
+        ExclusiveStartKey: start,
+        ...(projection
+          ? {
+              ProjectionExpression: projection.map((_, i) => `#p${i}`).join(", "),
+              ExpressionAttributeNames: Object.fromEntries(projection.map((p, i) => [`#p${i}`, p])),
+            }
+          : {}),
+      }),
+    );
+    items.push(...(out.Items ?? []));
+    start = out.LastEvaluatedKey;
+  } while (start);
+  return items;
+}
+
+/**
+ * Fetches many items by key in as few calls as DynamoDB allows (100 keys per call),
+ * retrying unprocessed keys. Returns a map from `PK|SK` to item.
+ */
+export async function batchGet(keyList: Key[]): Promise<Map<string, Item>> {
+  const found = new Map<string, Item>();
+  const unique = [...new Map(keyList.map((k) => [`${k.PK}|${k.SK}`, k])).values()];
+  for (let i = 0; i < unique.length; i += 100) {
+    let pending: Key[] = unique.slice(i, i + 100);
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      const out = await ddb().send(
+        new BatchGetCommand({ RequestItems: { [tableName()]: { Keys: pending } } }),
+      );
+      for (const item of out.Responses?.[tableName()] ?? []) found.set(`${item["PK"]}|${item["SK"]}`, item);
+      pending = (out.UnprocessedKeys?.[tableName()]?.Keys ?? []) as Key[];
+      if (pending.length > 0) {
+        if (attempt >= 8) throw new Error("BatchGet: unprocessed keys after retries");
+        await new Promise((r) => setTimeout(r, 20 * 2 ** attempt));
+      }
+    }
+  }
+  return found;
+}
+
+export const keyId = (k: Key): string => `${k.PK}|${k.SK}`;

@@ -1,0 +1,51 @@
+/**
+ * The one error type commands throw. `kind` decides the HTTP status (see
+ * shared/http/envelope.ts); `code` and `message` are the reference's.
+ */
+export type ErrorKind =
+  | "validation"
+  | "notFound"
+  | "conflict"
+  | "auth"
+  | "permission"
+  | "rateLimit"
+  /** 100000 / 100001 / 100003: the request never reached a working command. */
+  | "hard";
+
+export class CommandError extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+    readonly kind: ErrorKind = "validation",
+    /** Extra response headers, e.g. Retry-After on 429. */
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = "CommandError";
+  }
+}
+
+export const validation = (code: number, message: string) => new CommandError(code, message, "validation");
+export const notFound = (code: number, message: string) => new CommandError(code, message, "notFound");
+export const conflict = (code: number, message: string) => new CommandError(code, message, "conflict");
+
+export const HARD = {
+  invalidJson: 100000,
+  invalidMethod: 100001,
+  unknownCommand: 100003,
+  internal: 100005,
+} as const;
+
+export const unknownCommand = (name: string) =>
+  new CommandError(HARD.unknownCommand, `Invalid API command: "${name}" not found.`, "hard");
+
+export const AUTH = {
+  invalid: () => new CommandError(99998, "Invalid API key or session", "auth"),
+  expired: () => new CommandError(99999, "Session expired", "auth"),
+  permission: () => new CommandError(403, "Permission denied", "permission"),
+};
+
+/** Type guard for AWS SDK errors, which carry their exception name in `name`. */
+export function isAwsError(err: unknown, name: string): boolean {
+  return err instanceof Error && err.name === name;
+}

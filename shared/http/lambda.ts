@@ -1,0 +1,194 @@
+import middy, { type MiddlewareObj, type Request } from "@middy/core";
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
+import { RawReply, type Caller, type CommandDef } from "../command.js";
+import { loadConfig } from "../config.js";
+import { AUTH, CommandError, HARD, unknownCommand } from "../errors.js";
+import { consumeRateLimit, type RateState } from "../domain/rate-limit.js";
+import { sha256Hex } from "../domain/secrets.js";
+import { authenticate, rateOwner } from "./auth.js";
+import { errorBody, internalError, JSON_TYPE, statusFor, type Mode } from "./envelope.js";
+import { mergeParams, type HttpRequest } from "./request.js";
+import { canonicalNames, validateParams } from "./validate.js";
+
+/**
+ * The one middy stack every HTTP Lambda runs. In order: turn the API Gateway v2
+ * event into a transport-neutral request (merged, case-insensitive parameters),
+ * pick the command, authenticate, rate limit, check permission, validate, call
+ * the command, and shape the envelope and status. `mode` decides the status of
+ * handler errors: real statuses on v1 routes, HTTP 200 on /api.php.
+ */
+type Event = APIGatewayProxyEventV2;
+type Result = APIGatewayProxyStructuredResultV2;
+
+interface State {
+  req: HttpRequest;
+  mode: Mode;
+  def?: CommandDef;
+  caller?: Caller;
+  rate?: RateState;
+  input?: unknown;
+  now: Date;
+}
+
+const states = new WeakMap<object, State>();
+const stateOf = (request: Request<Event, Result>): State => {
+  const s = states.get(request.event);
+  if (!s) throw new Error("request state missing");
+  return s;
+};
+
+function toRequest(event: Event): HttpRequest {
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(event.headers ?? {})) if (v !== undefined) headers[k.toLowerCase()] = v;
+  const body = event.body
+    ? event.isBase64Encoded
+      ? Buffer.from(event.body, "base64").toString("utf8")
+      : event.body
+    : "";
+  return {
+    method: event.requestContext?.http?.method?.toUpperCase() ?? "GET",
+    path: event.rawPath ?? "/",
+    headers,
+    params: mergeParams(event.rawQueryString ?? "", body, headers["content-type"] ?? ""),
+  };
+}
+
+function rateHeaders(rate: RateState | undefined): Record<string, string> {
+  if (!rate) return {};
+  return {
+    "X-RateLimit-Limit": String(rate.limit),
+    "X-RateLimit-Remaining": String(rate.remaining),
+    "X-RateLimit-Reset": String(rate.reset),
+  };
+}
+
+function json(statusCode: number, body: unknown, headers: Record<string, string>): Result {
+  return { statusCode, headers: { "Content-Type": JSON_TYPE, ...headers }, body: JSON.stringify(body) };
+}
+
+export interface Router {
+  resolve(req: HttpRequest, mode: Mode, routeKey: string): CommandDef;
+}
+
+/** Builds the lookup from the registry slice a Lambda serves. */
+export function makeRouter(commands: readonly CommandDef[]): Router {
+  const byRoute = new Map<string, CommandDef>();
+  const byName = new Map<string, CommandDef>();
+  const paths = new Set<string>();
+  for (const c of commands) {
+    byName.set(c.name.toLowerCase(), c);
+    if (c.route) {
+      byRoute.set(`${c.route.method} ${c.route.path}`, c);
+      paths.add(c.route.path);
+    }
+  }
+  return {
+    resolve(req, mode, routeKey) {
+      const given = req.params.get("command");
+      const name = typeof given === "string" ? given.trim() : "";
+      if (mode === "legacy" && (req.path === "/api.php" || routeKey.endsWith(" /api.php"))) {
+        const def = byName.get(name.toLowerCase());
+        if (!def) throw unknownCommand(name);
+        return def;
+      }
+      const def = byRoute.get(routeKey) ?? byRoute.get(`${req.method} ${req.path}`);
+      if (!def) {
+        // A known path with another method is a wrong "connection method" (100001).
+        if (paths.has(req.path)) {
+          throw new CommandError(HARD.invalidMethod, `Unsupported method ${req.method} for ${req.path}`, "hard");
+        }
+        throw unknownCommand(name || `${req.method} ${req.path}`);
+      }
+      // On v1 the route picks the command; a Command naming another one is rejected.
+      if (name !== "" && name.toLowerCase() !== def.name.toLowerCase()) throw unknownCommand(name);
+      return def;
+    },
+  };
+}
+
+function plumbing(router: Router, mode: Mode): MiddlewareObj<Event, Result> {
+  return {
+    name: "journey-api-plumbing",
+    before: async (request) => {
+      const now = new Date();
+      const state: State = { req: undefined as unknown as HttpRequest, mode, now };
+      states.set(request.event, state);
+      state.req = toRequest(request.event);
+      const def = router.resolve(state.req, mode, request.event.routeKey ?? "");
+      state.def = def;
+      state.caller = await authenticate(state.req, def.scope, now);
+
+      const owner = rateOwner(state.caller) ?? def.rateLimitKey?.(state.req.params);
+      if (owner) {
+        // Owners derived from user input are hashed: any length fits a DynamoDB key.
+        const key = state.caller.kind === "anonymous" ? `ANON#${sha256Hex(owner)}` : owner;
+        state.rate = await consumeRateLimit(key, loadConfig().RATE_LIMIT_PER_MINUTE, now);
+        if (!state.rate.allowed) {
+          throw new CommandError(429, "Rate limit exceeded", "rateLimit", {
+            "Retry-After": String(Math.max(1, state.rate.reset - Math.floor(now.getTime() / 1000))),
+          });
+        }
+      }
+      if (def.permission && state.caller.kind === "user" && !state.caller.permissions.includes(def.permission)) {
+        throw AUTH.permission();
+      }
+      state.input = validateParams(def.params, namesFor(def), state.req.params);
+    },
+    after: (request) => {
+      const state = stateOf(request);
+      const reply = request.response as unknown;
+      if (reply instanceof RawReply) {
+        request.response = {
+          statusCode: reply.statusCode,
+          headers: { ...rateHeaders(state.rate), ...reply.headers },
+          body: reply.body,
+        };
+        return;
+      }
+      const body = state.def?.bareSuccess ? reply : { Success: true, ...(reply as object) };
+      request.response = json(200, body, rateHeaders(state.rate));
+    },
+    onError: (request) => {
+      const state = states.get(request.event);
+      const err = request.error;
+      let known: CommandError;
+      if (err instanceof CommandError) {
+        known = err;
+      } else {
+        // Internals go to the log only. The event is never logged: it carries credentials.
+        console.error(
+          JSON.stringify({
+            level: "error",
+            msg: "unhandled fault",
+            command: state?.def?.name,
+            error: err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : String(err),
+          }),
+        );
+        known = internalError();
+      }
+      request.response = json(statusFor(known, mode), errorBody(known, state?.def?.errorShape), {
+        ...rateHeaders(state?.rate),
+        ...known.headers,
+      });
+    },
+  };
+}
+
+const namesCache = new WeakMap<CommandDef, Map<string, string>>();
+function namesFor(def: CommandDef): Map<string, string> {
+  let names = namesCache.get(def);
+  if (!names) namesCache.set(def, (names = canonicalNames(def.params)));
+  return names;
+}
+
+/** The Lambda handler for a group of commands (or for all of them, behind /api.php). */
+export function httpHandler(commands: readonly CommandDef[], mode: Mode) {
+  const router = makeRouter(commands);
+  return middy<Event, Result, Error, Context>()
+    .use(plumbing(router, mode))
+    .handler(async (event: Event) => {
+      const state = states.get(event);
+      if (!state?.def || !state.caller) throw new Error("plumbing did not run");
+      return (await state.def.run(state.input as never, { caller: state.caller, now: state.now })) as unknown as Result;
+    });
+}

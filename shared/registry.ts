@@ -1,0 +1,25 @@
+import type { CommandDef, Group } from "./command.js";
+import { authCommands } from "./commands/auth.js";
+import { healthCommands } from "./commands/health.js";
+import { journeyCommands } from "./commands/journeys.js";
+import { referenceCommands } from "./commands/reference.js";
+
+/**
+ * The command registry: the spine of the service. The CDK stack reads it for the
+ * routes of each group Lambda, the local gateway for the same routes on
+ * localhost, and the /api.php dispatcher for names. Adding a command is one new
+ * definition plus one line in its group's list.
+ */
+export const commands: readonly CommandDef[] = [
+  ...healthCommands,
+  ...authCommands,
+  ...referenceCommands,
+  ...journeyCommands,
+] as readonly CommandDef[];
+
+export function commandsOf(group: Group): CommandDef[] {
+  return commands.filter((c) => c.group === group);
+}
+
+/** Where a group's Lambda entry point lives (CDK bundles it; the local gateway imports it). */
+export const entryOf = (group: Group | "legacy"): string => `functions/${group}/index.ts`;
