@@ -1,0 +1,20 @@
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
+
+/**
+ * The floor of the bundle benchmark: the least a Lambda of this service can be,
+ * a DynamoDB document client and one read. Every function bundle is judged as a
+ * ratio to this one, so that the SDK we cannot avoid is not counted against us.
+ * It must stay this small: any import added here raises the bar for everyone.
+ */
+const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}));
+
+export const handler = async (event: { pathParameters?: Record<string, string | undefined> }) => {
+  const out = await doc.send(
+    new GetCommand({
+      TableName: process.env["TABLE_NAME"],
+      Key: { PK: event.pathParameters?.["id"] ?? "floor", SK: "PROFILE" },
+    }),
+  );
+  return { statusCode: out.Item ? 200 : 404, body: JSON.stringify(out.Item ?? {}) };
+};

@@ -1,0 +1,27 @@
+import os from "node:os";
+
+export interface MachineInfo {
+  node: string;
+  platform: string;
+  cpuModel: string;
+  cpus: number;
+  memoryGiB: number;
+  date: string;
+}
+
+/** Load times only compare within one run, but the machine says how far to trust them. */
+export function machineInfo(): MachineInfo {
+  const cpus = os.cpus();
+  return {
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+    cpuModel: cpus[0]?.model.trim() ?? "unknown",
+    cpus: cpus.length,
+    memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    date: new Date().toISOString(),
+  };
+}
+
+export function describeMachine(m: MachineInfo): string {
+  return `node ${m.node} | ${m.platform} | ${m.cpus} × ${m.cpuModel} | ${m.memoryGiB} GiB | ${m.date}`;
+}

@@ -1,0 +1,83 @@
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import { Duration } from "aws-cdk-lib";
+import * as lambda from "aws-cdk-lib/aws-lambda";
+import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
+import * as logs from "aws-cdk-lib/aws-logs";
+import { Construct } from "constructs";
+import type { Group } from "../../shared/command.js";
+import type { Config } from "../../shared/config.js";
+import { entryOf } from "../../shared/registry.js";
+import { BUNDLE } from "../bundling.js";
+
+/**
+ * Entry points and the lock file are resolved from the repository root, not the
+ * working directory, so `cdk synth`, vitest and any other caller bundle the same
+ * files wherever they are started from.
+ */
+export const REPO_ROOT = path.resolve(fileURLToPath(new URL("../..", import.meta.url)));
+
+/**
+ * The variables the Lambdas read through `loadConfig()`. Keyed by `Config` so a
+ * renamed or misspelt variable fails the type check instead of a cold start.
+ */
+export type FunctionEnvironment = Pick<
+  Record<keyof Config, string>,
+  "TABLE_NAME" | "ADMIN_API_KEY_SECRET_ARN" | "RATE_LIMIT_PER_MINUTE" | "SESSION_TTL_SECONDS"
+>;
+
+/** Typed so that a change of BUNDLE.format fails here rather than bundling the wrong module format. */
+const FORMAT = { esm: OutputFormat.ESM } as const;
+
+export interface ApiFunctionProps {
+  /** Which entry point to bundle: a registry group or the /api.php dispatcher. */
+  target: Group | "legacy";
+  environment: FunctionEnvironment;
+  /** 29 s matches API Gateway's integration timeout; running longer could only waste money. */
+  timeout?: Duration;
+}
+
+/**
+ * The one way this project builds a Lambda function, so runtime, architecture,
+ * bundling, logging and source maps cannot drift between functions.
+ */
+export class ApiFunction extends Construct {
+  readonly fn: NodejsFunction;
+  readonly target: Group | "legacy";
+
+  constructor(scope: Construct, id: string, props: ApiFunctionProps) {
+    super(scope, id);
+    this.target = props.target;
+
+    // An explicit log group (instead of the LogRetention custom resource) keeps
+    // retention in CloudFormation and adds no helper Lambda to the stack.
+    const logGroup = new logs.LogGroup(this, "Logs", { retention: logs.RetentionDays.ONE_MONTH });
+
+    this.fn = new NodejsFunction(this, "Fn", {
+      entry: path.resolve(REPO_ROOT, entryOf(props.target)),
+      handler: "handler",
+      projectRoot: REPO_ROOT,
+      depsLockFilePath: path.resolve(REPO_ROOT, "package-lock.json"),
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: 512,
+      timeout: props.timeout ?? Duration.seconds(29),
+      logGroup,
+      environment: {
+        ...props.environment,
+        // Minified bundles are unreadable in stack traces without their source maps.
+        NODE_OPTIONS: "--enable-source-maps",
+      },
+      bundling: {
+        minify: BUNDLE.minify,
+        sourceMap: BUNDLE.sourceMap,
+        format: FORMAT[BUNDLE.format],
+        target: BUNDLE.target,
+        externalModules: [...BUNDLE.externalModules],
+        banner: BUNDLE.banner,
+        // No Docker on build machines: the local esbuild from node_modules is the bundler.
+        forceDockerBundling: false,
+      },
+    });
+  }
+}

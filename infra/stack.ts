@@ -1,0 +1,167 @@
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
+import * as apigw from "aws-cdk-lib/aws-apigatewayv2";
+import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations";
+import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
+import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
+import * as iam from "aws-cdk-lib/aws-iam";
+import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
+import type { Construct } from "constructs";
+import { GROUPS, type CommandDef, type Group } from "../shared/command.js";
+import { commands, commandsOf } from "../shared/registry.js";
+import { ApiFunction } from "./constructs/api-function.js";
+import { TABLE } from "./table.js";
+
+/** The methods and paths the /api.php dispatcher answers on, besides $default. */
+export const LEGACY_ROUTES = [
+  { method: "GET", path: "/api.php" },
+  { method: "POST", path: "/api.php" },
+] as const;
+
+/**
+ * Every DynamoDB call the domain code makes (shared/domain), and nothing broader:
+ * a function that touches the table at all may need any of them, since the
+ * registry does not record which call each command makes.
+ */
+export const TABLE_ACTIONS = [
+  "dynamodb:GetItem",
+  "dynamodb:PutItem",
+  "dynamodb:UpdateItem",
+  "dynamodb:DeleteItem",
+  "dynamodb:Query",
+  "dynamodb:BatchGetItem",
+  "dynamodb:BatchWriteItem",
+  "dynamodb:TransactWriteItems",
+  "dynamodb:ConditionCheckItem",
+] as const;
+
+/**
+ * A function reaches the table when any command it serves authenticates a user
+ * (API key and session lookups), counts a rate limit (user or `rateLimitKey`), or
+ * is an admin command (admin calls are rate limited too). Only unauthenticated,
+ * un-rate-limited commands such as health are left without access.
+ */
+export function needsTable(defs: readonly CommandDef[]): boolean {
+  return defs.some((c) => c.scope !== "none" || c.rateLimitKey !== undefined);
+}
+
+/** Only admin-scoped commands compare against the admin key in Secrets Manager. */
+export function needsAdminKey(defs: readonly CommandDef[]): boolean {
+  return defs.some((c) => c.scope === "admin");
+}
+
+/** Groups that get their own Lambda: those with a v1 route. The rest are reachable only through /api.php. */
+export function routedGroups(): Group[] {
+  return GROUPS.filter((g) => commandsOf(g).some((c) => c.route !== undefined));
+}
+
+export interface JourneyApiStackProps extends StackProps {
+  /** Requests per owner per minute (RATE_LIMIT_PER_MINUTE). */
+  rateLimitPerMinute?: number;
+  /** Session lifetime in seconds (SESSION_TTL_SECONDS). */
+  sessionTtlSeconds?: number;
+}
+
+export class JourneyApiStack extends Stack {
+  readonly table: dynamodb.Table;
+  readonly adminKey: secretsmanager.Secret;
+  readonly httpApi: apigw.HttpApi;
+  readonly functions = new Map<Group | "legacy", ApiFunction>();
+
+  constructor(scope: Construct, id: string, props: JourneyApiStackProps = {}) {
+    super(scope, id, props);
+
+    this.table = new dynamodb.Table(this, "Table", {
+      partitionKey: { name: TABLE.partitionKey, type: dynamodb.AttributeType.STRING },
+      sortKey: { name: TABLE.sortKey, type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      timeToLiveAttribute: TABLE.ttlAttribute,
+      // Users, keys and journeys live only here; a stack deletion must not take them along.
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    // The functions read the raw SecretString as the key, so no JSON template.
+    this.adminKey = new secretsmanager.Secret(this, "AdminApiKey", {
+      description: "Admin API key for the Journey API (AdminAPIKey)",
+      generateSecretString: { passwordLength: 40, excludePunctuation: true },
+    });
+
+    const environment = {
+      TABLE_NAME: this.table.tableName,
+      ADMIN_API_KEY_SECRET_ARN: this.adminKey.secretArn,
+      RATE_LIMIT_PER_MINUTE: String(props.rateLimitPerMinute ?? 100),
+      SESSION_TTL_SECONDS: String(props.sessionTtlSeconds ?? 86400),
+    };
+
+    const build = (target: Group | "legacy", id: string, served: readonly CommandDef[]): ApiFunction => {
+      const f = new ApiFunction(this, id, { target, environment });
+      this.grantFor(f, served);
+      this.functions.set(target, f);
+      return f;
+    };
+
+    // The dispatcher serves every command by name, so it needs the union of all grants.
+    const legacy = build("legacy", "LegacyFunction", commands);
+    const legacyIntegration = new HttpLambdaIntegration("LegacyIntegration", legacy.fn);
+
+    // Anything API Gateway does not route goes to the dispatcher, which answers
+    // the legacy "wrong method" (100001) or "unknown command" (100003) errors.
+    this.httpApi = new apigw.HttpApi(this, "HttpApi", { defaultIntegration: legacyIntegration });
+    for (const r of LEGACY_ROUTES) {
+      this.httpApi.addRoutes({ path: r.path, methods: [apigw.HttpMethod[r.method]], integration: legacyIntegration });
+    }
+
+    for (const group of routedGroups()) {
+      const served = commandsOf(group);
+      const f = build(group, `${pascal(group)}Function`, served);
+      const integration = new HttpLambdaIntegration(`${pascal(group)}Integration`, f.fn);
+      for (const c of served) {
+        if (!c.route) continue;
+        this.httpApi.addRoutes({ path: c.route.path, methods: [apigw.HttpMethod[c.route.method]], integration });
+      }
+    }
+
+    this.alarms();
+
+    new CfnOutput(this, "ApiUrl", { value: this.httpApi.apiEndpoint });
+    // The ARN, not the value: the key is read with `aws secretsmanager get-secret-value`.
+    new CfnOutput(this, "AdminApiKeySecretArn", { value: this.adminKey.secretArn });
+  }
+
+  private grantFor(f: ApiFunction, served: readonly CommandDef[]): void {
+    if (needsTable(served)) {
+      // Explicit actions rather than grantReadWriteData, which also grants
+      // Scan, DescribeTable and friends that no command uses.
+      f.fn.addToRolePolicy(
+        new iam.PolicyStatement({ actions: [...TABLE_ACTIONS], resources: [this.table.tableArn] }),
+      );
+    }
+    if (needsAdminKey(served)) this.adminKey.grantRead(f.fn);
+  }
+
+  private alarms(): void {
+    const common = {
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      // No traffic is not an outage; without this an idle API would sit in INSUFFICIENT_DATA.
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    };
+    new cloudwatch.Alarm(this, "Api5xxAlarm", {
+      ...common,
+      alarmDescription: "The HTTP API answered at least one 5xx in 5 minutes",
+      metric: this.httpApi.metricServerError({ period: Duration.minutes(5), statistic: "Sum" }),
+    });
+    for (const [target, f] of this.functions) {
+      new cloudwatch.Alarm(this, `${pascal(target)}ErrorsAlarm`, {
+        ...common,
+        alarmDescription: `The ${target} Lambda failed at least once in 5 minutes`,
+        metric: f.fn.metricErrors({ period: Duration.minutes(5), statistic: "Sum" }),
+      });
+    }
+  }
+}
+
+function pascal(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
