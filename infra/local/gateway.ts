@@ -32,7 +32,7 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-function lambdaContext(name: string): Context {
+export function lambdaContext(name: string): Context {
   return {
     callbackWaitsForEmptyEventLoop: false,
     functionName: name,
@@ -49,6 +49,47 @@ function lambdaContext(name: string): Context {
   };
 }
 
+/** An API Gateway HTTP API (payload 2.0) event, as the real service would deliver it. */
+export function buildEvent(r: {
+  method: string;
+  path: string;
+  rawQuery?: string;
+  headers?: Record<string, string>;
+  body?: Buffer;
+  routeKey: string;
+  sourceIp?: string;
+}): APIGatewayProxyEventV2 {
+  const headers = r.headers ?? {};
+  const body = r.body ?? Buffer.alloc(0);
+  return {
+    version: "2.0",
+    routeKey: r.routeKey,
+    rawPath: r.path,
+    rawQueryString: r.rawQuery ?? "",
+    headers,
+    requestContext: {
+      accountId: "000000000000",
+      apiId: "local",
+      domainName: headers["host"] ?? "localhost",
+      domainPrefix: "local",
+      http: {
+        method: r.method,
+        path: r.path,
+        protocol: "HTTP/1.1",
+        sourceIp: r.sourceIp ?? "127.0.0.1",
+        userAgent: headers["user-agent"] ?? "",
+      },
+      requestId: randomUUID(),
+      routeKey: r.routeKey,
+      stage: "$default",
+      time: new Date().toISOString(),
+      timeEpoch: Date.now(),
+    },
+    body: body.length ? body.toString("base64") : undefined,
+    isBase64Encoded: body.length > 0,
+  };
+}
+
 async function handle(req: IncomingMessage, res: ServerResponse, root: string): Promise<void> {
   const url = new URL(req.url ?? "/", "http://localhost");
   const method = (req.method ?? "GET").toUpperCase();
@@ -59,27 +100,15 @@ async function handle(req: IncomingMessage, res: ServerResponse, root: string): 
   const body = await readBody(req);
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(",") : v;
-  const event: APIGatewayProxyEventV2 = {
-    version: "2.0",
-    routeKey: group || legacy ? routeKey : "$default",
-    rawPath: url.pathname,
-    rawQueryString: url.search.slice(1),
+  const event = buildEvent({
+    method,
+    path: url.pathname,
+    rawQuery: url.search.slice(1),
     headers,
-    requestContext: {
-      accountId: "000000000000",
-      apiId: "local",
-      domainName: url.host,
-      domainPrefix: "local",
-      http: { method, path: url.pathname, protocol: "HTTP/1.1", sourceIp: req.socket.remoteAddress ?? "", userAgent: headers["user-agent"] ?? "" },
-      requestId: randomUUID(),
-      routeKey,
-      stage: "$default",
-      time: new Date().toISOString(),
-      timeEpoch: Date.now(),
-    },
-    body: body.length ? body.toString("base64") : undefined,
-    isBase64Encoded: body.length > 0,
-  };
+    body,
+    routeKey: group || legacy ? routeKey : "$default",
+    sourceIp: req.socket.remoteAddress ?? "",
+  });
   const handler = await handlerFor(target, root);
   const result = await handler(event, lambdaContext(`journey-api-${target}`));
   const out = result.isBase64Encoded ? Buffer.from(result.body ?? "", "base64") : Buffer.from(result.body ?? "");

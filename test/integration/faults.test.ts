@@ -1,0 +1,86 @@
+import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { inject } from "vitest";
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
+import { buildEvent, lambdaContext } from "../../infra/local/gateway.js";
+import { createJourney, createUser } from "../support/api.js";
+
+/**
+ * Fault injection: the real handler module runs in this process against the same
+ * DynamoDB Local, and a client middleware makes one kind of SDK call fail.
+ */
+type Handler = (e: APIGatewayProxyEventV2, c: Context) => Promise<APIGatewayProxyStructuredResultV2>;
+let handler: Handler;
+let ddb: typeof import("../../shared/aws.js").ddb;
+
+beforeAll(async () => {
+  Object.assign(process.env, inject("stackEnv"));
+  ({ ddb } = await import("../../shared/aws.js"));
+  ({ handler } = (await import("../../functions/journeys/index.js")) as { handler: Handler });
+});
+
+const injected: string[] = [];
+afterEach(() => {
+  for (const name of injected.splice(0)) ddb().middlewareStack.remove(name);
+  vi.restoreAllMocks();
+});
+
+function failOn(commandName: string, error: Error, when: (input: Record<string, unknown>) => boolean = () => true) {
+  const name = `inject-${commandName}-${injected.length}`;
+  injected.push(name);
+  ddb().middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName === commandName && when(args.input as Record<string, unknown>)) throw error;
+      return next(args);
+    },
+    { step: "initialize", name },
+  );
+}
+
+const call = (apiKey: string, method: string, path: string, body: unknown) =>
+  handler(
+    buildEvent({
+      method,
+      path,
+      routeKey: `${method} ${path}`,
+      headers: { "content-type": "application/json", apikey: apiKey },
+      body: Buffer.from(JSON.stringify(body)),
+    }),
+    lambdaContext("journeys"),
+  );
+
+describe("unhandled faults", () => {
+  it("answer 500/100005 'Internal error' with no internals, and log no credentials", async () => {
+    const user = await createUser();
+    const id = await createJourney(user);
+    const logged: string[] = [];
+    vi.spyOn(console, "error").mockImplementation((...args: unknown[]) => void logged.push(args.map(String).join(" ")));
+    failOn("GetItemCommand", Object.assign(new Error("disk on fire at /var/task/secret-path"), { name: "InternalServerError" }));
+    const res = await call(user.apiKey, "GET", "/api/v1/journey", { JourneyID: id });
+    expect(res.statusCode).toBe(500);
+    expect(JSON.parse(res.body ?? "")).toEqual({
+      Success: false,
+      ErrorCode: 100005,
+      ErrorText: "Internal error",
+      Errors: [{ Code: 100005, Message: "Internal error" }],
+    });
+    expect(res.body).not.toContain("secret-path");
+    expect(logged.join("\n")).toContain("disk on fire");
+    expect(logged.join("\n")).not.toContain(user.apiKey);
+  });
+
+  it("leave nothing half-written when a journey write fails", async () => {
+    const user = await createUser();
+    const id = await createJourney(user, { Name: "Before" });
+    vi.spyOn(console, "error").mockImplementation(() => undefined);
+    // Only the journey's own write fails; authentication and the rate limit go through.
+    const journeyWrite = (input: Record<string, unknown>) => {
+      const sk = (input["Key"] as { SK?: unknown } | undefined)?.SK;
+      return String(typeof sk === "object" && sk !== null ? (sk as { S?: string }).S : sk).startsWith("J#");
+    };
+    failOn("UpdateItemCommand", Object.assign(new Error("throttled"), { name: "ProvisionedThroughputExceededException" }), journeyWrite);
+    const res = await call(user.apiKey, "PATCH", "/api/v1/journey", { JourneyID: id, Name: "After" });
+    expect(res.statusCode).toBe(500);
+    const after = await user.get("/api/v1/journey", { JourneyID: id });
+    expect(after.body["JourneyName"]).toBe("Before");
+  });
+});
