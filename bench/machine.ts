@@ -6,6 +6,8 @@ export interface MachineInfo {
   cpuModel: string;
   cpus: number;
   memoryGiB: number;
+  /** 1, 5 and 15 minute load averages at the start: a busy machine widens every spread. */
+  loadAverage: number[];
   date: string;
 }
 
@@ -18,10 +20,11 @@ export function machineInfo(): MachineInfo {
     cpuModel: cpus[0]?.model.trim() ?? "unknown",
     cpus: cpus.length,
     memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100),
     date: new Date().toISOString(),
   };
 }
 
 export function describeMachine(m: MachineInfo): string {
-  return `node ${m.node} | ${m.platform} | ${m.cpus} × ${m.cpuModel} | ${m.memoryGiB} GiB | ${m.date}`;
+  return `node ${m.node} | ${m.platform} | ${m.cpus} × ${m.cpuModel} | ${m.memoryGiB} GiB | load ${m.loadAverage.join(" ")} | ${m.date}`;
 }
