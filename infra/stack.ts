@@ -18,9 +18,10 @@ export const LEGACY_ROUTES = [
 ] as const;
 
 /**
- * Every DynamoDB call the domain code makes (shared/domain), and nothing broader:
- * a function that touches the table at all may need any of them, since the
- * registry does not record which call each command makes.
+ * The item-level calls shared/domain makes, plus ConditionCheckItem for guards
+ * inside transactions; never Scan, table management or a wildcard. One list for
+ * every data function because the registry does not record which calls a
+ * command makes, and a hand-kept per-group list would drift from the code.
  */
 export const TABLE_ACTIONS = [
   "dynamodb:GetItem",

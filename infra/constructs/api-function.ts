@@ -43,11 +43,9 @@ export interface ApiFunctionProps {
  */
 export class ApiFunction extends Construct {
   readonly fn: NodejsFunction;
-  readonly target: Group | "legacy";
 
   constructor(scope: Construct, id: string, props: ApiFunctionProps) {
     super(scope, id);
-    this.target = props.target;
 
     // An explicit log group (instead of the LogRetention custom resource) keeps
     // retention in CloudFormation and adds no helper Lambda to the stack.

@@ -64,22 +64,24 @@ export interface TestUser {
   legacy(params: Params, method?: "GET" | "POST"): Promise<ApiResponse>;
 }
 
-/** Creates a user through user.create (admin) and returns a client bound to its API key. */
+/**
+ * Creates a user and returns a client bound to its API key. Users are seeded
+ * straight into the local DynamoDB through the same domain function user.create
+ * runs: the suite needs hundreds of users, and the admin key is itself rate
+ * limited (100 a minute). user.create over HTTP has its own tests.
+ */
 export async function createUser(permissions?: string): Promise<TestUser> {
+  Object.assign(process.env, inject("stackEnv"));
+  const { createUser: seedUser } = await import("../../shared/domain/users.js");
   const tag = randomUUID().slice(0, 12);
   const username = `user-${tag}`;
   const email = `${tag}@example.com`;
   const password = `pw-${tag}`;
-  const res = await http.post(
-    "/api/v1/user",
-    { Username: username, Password: password, EmailAddress: email, ...(permissions !== undefined ? { Permissions: permissions } : {}) },
-    { AdminAPIKey: adminKey() },
-  );
-  if (res.status !== 200) throw new Error(`user.create failed: ${res.status} ${res.text}`);
-  const apiKey = String(res.body["APIKey"]);
+  const granted = (permissions ?? "Campaign.Create,Campaign.Delete").split(",").filter(Boolean) as ("Campaign.Create" | "Campaign.Delete")[];
+  const { userId, apiKey } = await seedUser({ username, password, email, permissions: granted, now: new Date() });
   const auth = { APIKey: apiKey };
   return {
-    userId: Number(res.body["UserID"]),
+    userId,
     apiKey,
     username,
     email,
