@@ -9,6 +9,8 @@ export type ErrorKind =
   | "auth"
   | "permission"
   | "rateLimit"
+  /** A documented code for a write that did not happen ("Journey not cloned successfully"): 500 on v1. */
+  | "failure"
   /** 100000 / 100001 / 100003: the request never reached a working command. */
   | "hard";
 

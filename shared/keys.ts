@@ -19,9 +19,13 @@ export const PREFIX = {
   customField: "CF#",
   tag: "T#",
   subscriber: "S#",
+  /** Email bodies live apart from their names so listing emails never reads HTML. */
+  emailBody: "EB#",
+  /** The per-user index of SendEmail actions (journey.sendemailactions). */
+  sendEmail: "SE#",
 } as const;
 
-export type OwnedKind = keyof typeof PREFIX;
+export type OwnedKind = "journey" | "list" | "email" | "customField" | "tag" | "subscriber";
 
 export const keys = {
   /** Global atomic counter behind one kind of integer ID. */
@@ -51,6 +55,29 @@ export const keys = {
   }),
 
   journey: (userId: number, journeyId: number): Key => ({ PK: userPk(userId), SK: PREFIX.journey + pad(journeyId) }),
-  /** Partition holding everything that belongs to one journey (actions, rollups, enrollments). */
+  /** Partition holding everything that belongs to one journey (action tree, rollups, enrollments). */
   journeyPartition: (userId: number, journeyId: number): string => `${userPk(userId)}#J#${pad(journeyId)}`,
+
+  emailBody: (userId: number, emailId: number): Key => ({ PK: userPk(userId), SK: PREFIX.emailBody + pad(emailId) }),
+
+  /**
+   * One chunk of a journey's action tree at one version. A tree is written under a
+   * fresh version and made current by flipping `TreeVersion` on the journey item,
+   * so a replacement of any size is atomic for readers.
+   */
+  treeChunk: (userId: number, journeyId: number, version: string, chunk: number): Key => ({
+    PK: `${userPk(userId)}#J#${pad(journeyId)}`,
+    SK: `TREE#${version}#${String(chunk).padStart(4, "0")}`,
+  }),
+
+  /** A SendEmail action in the user's index, tagged with the tree version it belongs to. */
+  sendEmail: (userId: number, journeyId: number, version: string, actionId: number): Key => ({
+    PK: userPk(userId),
+    SK: `${PREFIX.sendEmail}${pad(journeyId)}#${version}#${pad(actionId)}`,
+  }),
+  /** Prefix of the index entries of one journey, or of all the user's journeys. */
+  sendEmailPrefix: (userId: number, journeyId?: number) => ({
+    PK: userPk(userId),
+    prefix: journeyId === undefined ? PREFIX.sendEmail : `${PREFIX.sendEmail}${pad(journeyId)}#`,
+  }),
 };

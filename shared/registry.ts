@@ -1,5 +1,8 @@
 import type { CommandDef, Group } from "./command.js";
+import { actionCommands } from "./commands/actions.js";
+import { adminCommands } from "./commands/admin.js";
 import { authCommands } from "./commands/auth.js";
+import { cloneCommands } from "./commands/clone.js";
 import { healthCommands } from "./commands/health.js";
 import { journeyCommands } from "./commands/journeys.js";
 import { referenceCommands } from "./commands/reference.js";
@@ -13,8 +16,11 @@ import { referenceCommands } from "./commands/reference.js";
 export const commands: readonly CommandDef[] = [
   ...healthCommands,
   ...authCommands,
+  ...adminCommands,
   ...referenceCommands,
   ...journeyCommands,
+  ...cloneCommands,
+  ...actionCommands,
 ] as readonly CommandDef[];
 
 export function commandsOf(group: Group): CommandDef[] {

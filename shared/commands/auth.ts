@@ -34,7 +34,8 @@ export const userCreate = defineCommand({
   name: "user.create",
   summary: "Create a user and its first API key (admin)",
   route: { method: "POST", path: "/api/v1/user" },
-  group: "auth",
+  // Admin commands share a Lambda: only it (and /api.php) may read the admin key.
+  group: "admin",
   scope: "admin",
   params: z.object({
     Username: requiredText([3, "Missing Username parameter"], {
@@ -96,4 +97,4 @@ export const userLogin = defineCommand({
   },
 });
 
-export const authCommands = [userCreate, userLogin];
+export const authCommands = [userLogin];

@@ -7,6 +7,7 @@ import {
   deleteJourney,
   deleteJourneys,
   getJourney,
+  getJourneyItem,
   getJourneys,
   journeyView,
   listJourneys,
@@ -14,6 +15,8 @@ import {
   type Journey,
   type Status,
 } from "../domain/journeys.js";
+import { actionView } from "../domain/action-tree.js";
+import { readJourneyWithTree } from "../domain/journey-tree.js";
 import { journeyStats } from "../domain/stats.js";
 import { resolveTrigger, type Trigger } from "../domain/trigger.js";
 import { MAX_WINDOW_DAYS, resolveWindow } from "../domain/window.js";
@@ -178,8 +181,8 @@ export const journeyGet = defineCommand({
   }),
   async run(p, ctx) {
     const { userId } = userOf(ctx);
-    const journey = await getJourney(userId, p.JourneyID);
-    if (!journey) throw notFound(3, "Journey not found");
+    const item = await getJourneyItem(userId, p.JourneyID);
+    if (!item) throw notFound(3, "Journey not found");
     const window = resolveWindow(
       parseField(optionalDate([4, "Invalid StartDate format"]), p.StartDate),
       parseField(optionalDate([5, "Invalid EndDate format"]), p.EndDate),
@@ -189,9 +192,9 @@ export const journeyGet = defineCommand({
       },
       ctx.now,
     );
+    const { journey, tree } = await readJourneyWithTree(userId, p.JourneyID, item);
     const emailActionId = parseField(optionalId([7, "Invalid EmailID parameter"]), p.EmailID);
-    if (emailActionId !== undefined) {
-      // A journey has no actions until journey.actions.update exists, so no ID can name a SendEmail action of it.
+    if (emailActionId !== undefined && !tree.some((a) => a.ActionID === emailActionId && a.Action === "SendEmail")) {
       throw validation(7, "Invalid EmailID parameter");
     }
     if (!isAbsent(p.ISP) && !(typeof p.ISP === "string" && ISP_RE.test(p.ISP))) {
@@ -199,7 +202,7 @@ export const journeyGet = defineCommand({
     }
     return {
       ...journeyView(journey),
-      Actions: [],
+      Actions: tree.map(actionView),
       JourneyStats: journeyStats(undefined, window, { includeActivityCounters: p.IncludeActivityCounters }),
     };
   },

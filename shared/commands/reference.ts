@@ -3,6 +3,7 @@ import { defineCommand, userOf } from "../command.js";
 import { CommandError, notFound } from "../errors.js";
 import { isEmailAddress } from "../domain/email-address.js";
 import { createOwned, getOwned, listOwned, type Item } from "../domain/owned.js";
+import { createEmail, deleteEmail, emailHeads, getEmail } from "../domain/emails.js";
 import { createSubscriber } from "../domain/subscribers.js";
 import { keys } from "../keys.js";
 import { field, fail, isAbsent, optionalId, optionalText, requiredId, requiredText, type Coded } from "../params.js";
@@ -75,7 +76,7 @@ export const emailCreate = defineCommand({
     PlainContent: content("PlainContent", 64 * 1024),
   }),
   async run(p, ctx) {
-    const emailId = await createOwned("email", userOf(ctx).userId, {
+    const emailId = await createEmail(userOf(ctx).userId, {
       EmailName: p.EmailName,
       Subject: p.Subject ?? "",
       HTMLContent: p.HTMLContent,
@@ -93,17 +94,9 @@ export const emailGet = defineCommand({
   scope: "user",
   params: z.object({ EmailID: id("EmailID") }),
   async run(p, ctx) {
-    const item = await getOwned("email", userOf(ctx).userId, p.EmailID);
-    if (!item) throw notFound(3, "Email not found");
-    return {
-      Email: {
-        EmailID: p.EmailID,
-        EmailName: item["EmailName"],
-        Subject: item["Subject"],
-        HTMLContent: item["HTMLContent"],
-        PlainContent: item["PlainContent"],
-      },
-    };
+    const email = await getEmail(userOf(ctx).userId, p.EmailID);
+    if (!email) throw notFound(3, "Email not found");
+    return { Email: { EmailID: p.EmailID, ...email } };
   },
 });
 
@@ -116,11 +109,24 @@ export const emailsGet = defineCommand({
   params: z.object({}),
   async run(_p, ctx) {
     // Content is left out: a list of large HTML bodies could outgrow a Lambda response.
-    const items = await listOwned("email", userOf(ctx).userId, ["SK", "EmailName", "Subject"]);
+    const heads = await emailHeads(userOf(ctx).userId);
     return {
-      Emails: items.map((i) => ({ EmailID: idOf(i), EmailName: i["EmailName"], Subject: i["Subject"] })),
-      TotalEmailCount: items.length,
+      Emails: [...heads].map(([EmailID, head]) => ({ EmailID, ...head })),
+      TotalEmailCount: heads.size,
     };
+  },
+});
+
+export const emailDelete = defineCommand({
+  name: "email.delete",
+  summary: "Delete an email; journey actions that used it keep their EmailID (orphans)",
+  route: { method: "POST", path: "/api/v1/email.delete" },
+  group: "reference",
+  scope: "user",
+  params: z.object({ EmailID: id("EmailID") }),
+  async run(p, ctx) {
+    if (!(await deleteEmail(userOf(ctx).userId, p.EmailID))) throw notFound(3, "Email not found");
+    return { ErrorCode: 0, EmailID: p.EmailID };
   },
 });
 
@@ -219,6 +225,7 @@ export const referenceCommands = [
   emailCreate,
   emailGet,
   emailsGet,
+  emailDelete,
   customFieldCreate,
   customFieldsGet,
   tagCreate,

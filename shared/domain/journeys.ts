@@ -1,5 +1,4 @@
 import {
-  BatchWriteCommand,
   DeleteCommand,
   GetCommand,
   PutCommand,
@@ -11,7 +10,8 @@ import { isAwsError } from "../errors.js";
 import { keys, type Key } from "../keys.js";
 import { formatDateTime } from "../time.js";
 import { nextId } from "./ids.js";
-import { batchGet, listOwned, type Item } from "./owned.js";
+import { batchDelete, batchGet, listOwned, type Item } from "./owned.js";
+import { sendEmailIndexKeys, treePointer, type TreePointer } from "./tree-store.js";
 import type { Trigger, TriggerParameters } from "./trigger.js";
 
 export type Status = "Enabled" | "Disabled";
@@ -31,6 +31,8 @@ export interface Journey {
   Run_Criteria_Operator: "and" | "or";
   Rate_Limit_Per_Hour: number;
   Rate_Limit_Per_Day: number;
+  /** Which version of the action tree is current (see tree-store.ts). Not part of the wire shape. */
+  Tree: TreePointer;
 }
 
 const FIELDS = [
@@ -38,9 +40,10 @@ const FIELDS = [
   "Trigger_Criteria", "Run_Criteria", "Run_Criteria_Operator", "Rate_Limit_Per_Hour", "Rate_Limit_Per_Day",
 ] as const;
 
-function fromItem(item: Item): Journey {
+export function fromItem(item: Item): Journey {
   const out: Record<string, unknown> = {};
   for (const f of FIELDS) out[f] = item[f];
+  out["Tree"] = treePointer(item);
   return out as unknown as Journey;
 }
 
@@ -63,25 +66,36 @@ export function journeyView(j: Journey): Record<string, unknown> {
   };
 }
 
-export type NewJourney = Omit<Journey, "JourneyID" | "CreatedAt" | "UpdatedAt" | "Status">;
+export type NewJourney = Omit<Journey, "JourneyID" | "CreatedAt" | "UpdatedAt" | "Status" | "Tree">;
 
 export async function createJourney(userId: number, input: NewJourney, now: Date): Promise<Journey> {
   const journeyId = await nextId("Journey");
   const at = formatDateTime(now);
-  const journey: Journey = { ...input, JourneyID: journeyId, Status: "Disabled", CreatedAt: at, UpdatedAt: at };
+  const journey: Journey = { ...input, JourneyID: journeyId, Status: "Disabled", CreatedAt: at, UpdatedAt: at, Tree: { version: "", chunks: 0 } };
   await ddb().send(
     new PutCommand({
       TableName: tableName(),
-      Item: { ...keys.journey(userId, journeyId), ...journey },
+      Item: { ...keys.journey(userId, journeyId), ...storable(journey) },
       ConditionExpression: "attribute_not_exists(PK)",
     }),
   );
   return journey;
 }
 
-export async function getJourney(userId: number, journeyId: number): Promise<Journey | undefined> {
+/** The item as stored: the journey's fields plus its tree pointer attributes. */
+export function storable(j: Journey): Item {
+  const { Tree, ...fields } = j;
+  return { ...fields, TreeVersion: Tree.version, TreeChunks: Tree.chunks };
+}
+
+export async function getJourneyItem(userId: number, journeyId: number): Promise<Item | undefined> {
   const out = await ddb().send(new GetCommand({ TableName: tableName(), Key: keys.journey(userId, journeyId) }));
-  return out.Item ? fromItem(out.Item) : undefined;
+  return out.Item;
+}
+
+export async function getJourney(userId: number, journeyId: number): Promise<Journey | undefined> {
+  const item = await getJourneyItem(userId, journeyId);
+  return item ? fromItem(item) : undefined;
 }
 
 /** All of a user's journeys in JourneyID order: one query (plus DynamoDB's 1 MB pages). */
@@ -101,7 +115,7 @@ export async function getJourneys(userId: number, journeyIds: number[]): Promise
 export async function updateJourney(
   userId: number,
   journeyId: number,
-  changes: Partial<Omit<Journey, "JourneyID" | "CreatedAt" | "Status">>,
+  changes: Partial<Omit<Journey, "JourneyID" | "CreatedAt" | "Status" | "Tree">>,
 ): Promise<Journey | undefined> {
   const entries = Object.entries(changes).filter(([, val]) => val !== undefined);
   const names: Record<string, string> = {};
@@ -192,7 +206,9 @@ export async function deleteJourneys(userId: number, journeyIds: number[]): Prom
   return ids;
 }
 
+/** Removes everything a deleted journey owned: its partition and its SendEmail index entries. */
 async function purgeJourneyPartition(userId: number, journeyId: number): Promise<void> {
+  await batchDelete(await sendEmailIndexKeys(userId, journeyId));
   const pk = keys.journeyPartition(userId, journeyId);
   let start: Record<string, unknown> | undefined;
   do {
@@ -208,18 +224,4 @@ async function purgeJourneyPartition(userId: number, journeyId: number): Promise
     await batchDelete((out.Items ?? []) as Key[]);
     start = out.LastEvaluatedKey;
   } while (start);
-}
-
-async function batchDelete(keyList: Key[]): Promise<void> {
-  for (let i = 0; i < keyList.length; i += 25) {
-    let pending = keyList.slice(i, i + 25).map((Key) => ({ DeleteRequest: { Key } }));
-    for (let attempt = 0; pending.length > 0; attempt++) {
-      const out = await ddb().send(new BatchWriteCommand({ RequestItems: { [tableName()]: pending } }));
-      pending = (out.UnprocessedItems?.[tableName()] ?? []) as typeof pending;
-      if (pending.length > 0) {
-        if (attempt >= 8) throw new Error("BatchWrite: unprocessed items after retries");
-        await new Promise((r) => setTimeout(r, 20 * 2 ** attempt));
-      }
-    }
-  }
 }

@@ -1,4 +1,4 @@
-import { BatchGetCommand, GetCommand, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { BatchGetCommand, BatchWriteCommand, GetCommand, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { ddb, tableName } from "../aws.js";
 import { keys, type Key, type OwnedKind } from "../keys.js";
 import { nextId, type IdKind } from "./ids.js";
@@ -36,9 +36,14 @@ export async function getOwned(kind: OwnedKind, userId: number, id: number): Pro
   return out.Item;
 }
 
-/** Every item of one kind a user owns, in ID order. Pages through DynamoDB's 1 MB limit. */
-export async function listOwned(kind: OwnedKind, userId: number, projection?: string[]): Promise<Item[]> {
+/** Every item of one kind a user owns, in ID order. */
+export async function listOwned(kind: OwnedKind, userId: number): Promise<Item[]> {
   const { PK, prefix } = keys.ownedPrefix(kind, userId);
+  return queryByPrefix(PK, prefix);
+}
+
+/** Every item of a partition whose sort key begins with `prefix`, paging through DynamoDB's 1 MB limit. */
+export async function queryByPrefix(pk: string, prefix: string, projection?: string[]): Promise<Item[]> {
   const items: Item[] = [];
   let start: Record<string, unknown> | undefined;
   do {
@@ -46,7 +51,7 @@ export async function listOwned(kind: OwnedKind, userId: number, projection?: st
       new QueryCommand({
         TableName: tableName(),
         KeyConditionExpression: "PK = :pk AND begins_with(SK, :p)",
-        ExpressionAttributeValues: { ":pk": PK, ":p": prefix },
+        ExpressionAttributeValues: { ":pk": pk, ":p": prefix },
         ExclusiveStartKey: start,
         ...(projection
           ? {
@@ -87,3 +92,21 @@ export async function batchGet(keyList: Key[]): Promise<Map<string, Item>> {
 }
 
 export const keyId = (k: Key): string => `${k.PK}|${k.SK}`;
+
+/** BatchWriteItem in slices of 25, retrying unprocessed items with backoff. */
+async function batchWrite(requests: Record<string, unknown>[]): Promise<void> {
+  for (let i = 0; i < requests.length; i += 25) {
+    let pending = requests.slice(i, i + 25);
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      const out = await ddb().send(new BatchWriteCommand({ RequestItems: { [tableName()]: pending as never } }));
+      pending = (out.UnprocessedItems?.[tableName()] ?? []) as Record<string, unknown>[];
+      if (pending.length > 0) {
+        if (attempt >= 8) throw new Error("BatchWrite: unprocessed items after retries");
+        await new Promise((r) => setTimeout(r, 20 * 2 ** attempt));
+      }
+    }
+  }
+}
+
+export const batchPut = (items: Item[]) => batchWrite(items.map((Item) => ({ PutRequest: { Item } })));
+export const batchDelete = (keyList: Key[]) => batchWrite(keyList.map((Key) => ({ DeleteRequest: { Key } })));

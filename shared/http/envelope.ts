@@ -9,6 +9,7 @@ const V1_STATUS: Record<ErrorKind, number> = {
   auth: 401,
   permission: 403,
   rateLimit: 429,
+  failure: 500,
   hard: 400,
 };
 

@@ -1,0 +1,193 @@
+import * as z from "zod/mini";
+import { defineCommand, userOf } from "../command.js";
+import { CommandError, notFound, validation } from "../errors.js";
+import { parseActions, type ActionRef } from "../domain/actions.js";
+import { actionIdPaths, actionView, countNew, toStored } from "../domain/action-tree.js";
+import { emailHeads } from "../domain/emails.js";
+import { nextIds } from "../domain/ids.js";
+import { fromItem as journeyFrom, getJourneyItem, listJourneys } from "../domain/journeys.js";
+import { readJourneyWithTree, replaceTree } from "../domain/journey-tree.js";
+import { keyId, queryByPrefix, type Item } from "../domain/owned.js";
+import type { StoredAction } from "../domain/tree-store.js";
+import { keys } from "../keys.js";
+import { field, fail, flag, optionalId, requiredId, toBool, toJsonValue, toPositiveInt, type Coded } from "../params.js";
+
+/** journey.actions.update, journey.actions.published and journey.sendemailactions. */
+
+const MISSING_ID: Coded = [1, "Missing JourneyID parameter"];
+const INVALID_ID: Coded = [3, "Invalid JourneyID parameter"];
+
+/** `Actions`: an array, or a string holding one. Missing is code 2; anything else is code 4. */
+const actionsArray = field({ type: "array", required: true, description: "Array of action objects" }, (v, ctx): unknown[] => {
+  if (v === undefined || v === null || v === "") return fail(ctx, v, [2, "Missing Actions parameter"]);
+  const parsed = toJsonValue(v);
+  if (!parsed.ok || !Array.isArray(parsed.value)) return fail(ctx, v, [4, "Invalid JourneyID parameter (Actions must be array)"]);
+  return parsed.value;
+});
+
+const invalidAction = (message: string) => validation(6, message);
+
+/** Concurrent writers are resolved by re-reading and re-deciding; this bounds the loop. */
+const ATTEMPTS = 5;
+
+async function checkRefs(userId: number, refs: ActionRef[], found: Map<string, Item>): Promise<void> {
+  for (const ref of refs) {
+    if (!found.has(keyId(keys.owned(ref.kind, userId, ref.id)))) {
+      throw invalidAction(`${ref.path}: ${ref.kind === "customField" ? "custom field" : ref.kind} ${ref.id} not found`);
+    }
+  }
+}
+
+export const actionsUpdate = defineCommand({
+  name: "journey.actions.update",
+  summary: "Replace a journey's whole action tree (atomic; kept ActionIDs keep their statistics)",
+  route: { method: "PATCH", path: "/api/v1/journey.actions" },
+  group: "actions",
+  scope: "user",
+  permission: "Campaign.Create",
+  params: z.object({ JourneyID: requiredId(MISSING_ID, INVALID_ID, "ID of the journey"), Actions: actionsArray }),
+  async run(p, ctx) {
+    const { userId } = userOf(ctx);
+    for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+      const item = await getJourneyItem(userId, p.JourneyID);
+      if (!item) throw notFound(5, "Journey not found");
+      const parsed = parseActions(p.Actions, { journeyId: p.JourneyID });
+      if (!parsed.ok) throw invalidAction(parsed.message);
+      // The current tree and every referenced record come back in one BatchGet.
+      const refKeys = parsed.refs.map((r) => keys.owned(r.kind, userId, r.id));
+      const { journey, tree, extra } = await readJourneyWithTree(userId, p.JourneyID, item, refKeys);
+      const existing = new Set(tree.map((a) => a.ActionID));
+      for (const [id, path] of actionIdPaths(parsed.actions)) {
+        if (!existing.has(id)) throw invalidAction(`${path}: action ${id} is not an action of this journey`);
+      }
+      await checkRefs(userId, parsed.refs, extra);
+
+      const fresh = countNew(parsed.actions);
+      let next = fresh > 0 ? await nextIds("Action", fresh) : 0;
+      const stored = toStored(parsed.actions, () => next++);
+      const outcome = await replaceTree(userId, journey, stored, ctx.now);
+      if (outcome.ok) {
+        return { JourneyID: String(journey.JourneyID), JourneyName: journey.JourneyName, Actions: stored.map(actionView) };
+      }
+    }
+    throw new CommandError(6, "Invalid action type or Journey not found: the journey kept changing, try again", "conflict");
+  },
+});
+
+const publishedList = field({ type: "array", required: true, description: "[{ActionID, Published}]" }, (v, ctx) => {
+  if (v === undefined || v === null || v === "") return fail(ctx, v, [2, "Missing Actions parameter"]);
+  const parsed = toJsonValue(v);
+  if (!parsed.ok || !Array.isArray(parsed.value)) return fail(ctx, v, [4, "Invalid JourneyID parameter (Actions must be array)"]);
+  return parsed.value;
+});
+
+/** Reads `{actionid, published}` pairs with case-insensitive keys; any malformed entry is "Action not found". */
+function publishedChanges(entries: unknown[]): Map<number, boolean> {
+  const out = new Map<number, boolean>();
+  entries.forEach((entry, i) => {
+    const lower = new Map(
+      typeof entry === "object" && entry !== null && !Array.isArray(entry)
+        ? Object.entries(entry).map(([k, v]) => [k.toLowerCase(), v] as const)
+        : [],
+    );
+    const id = toPositiveInt(lower.get("actionid"));
+    if (id === undefined) throw validation(6, `Action not found: Actions[${i}].ActionID`);
+    const raw = lower.get("published");
+    const text = typeof raw === "string" ? raw.trim().toLowerCase() : raw;
+    if (!(typeof raw === "boolean" || [1, 0, "1", "0", "true", "false", "yes", "no", "on", "off"].includes(text as never))) {
+      throw validation(6, `Action not found: Actions[${i}].Published must be true or false`);
+    }
+    out.set(id, toBool(raw));
+  });
+  return out;
+}
+
+export const actionsPublished = defineCommand({
+  name: "journey.actions.published",
+  summary: "Set the Published flag of some actions (all or nothing)",
+  route: { method: "PATCH", path: "/api/v1/journey.actions.published" },
+  group: "actions",
+  scope: "user",
+  permission: "Campaign.Create",
+  params: z.object({ JourneyID: requiredId(MISSING_ID, INVALID_ID, "ID of the journey"), Actions: publishedList }),
+  async run(p, ctx) {
+    const { userId } = userOf(ctx);
+    for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+      const item = await getJourneyItem(userId, p.JourneyID);
+      if (!item) throw notFound(5, "Journey not found");
+      const changes = publishedChanges(p.Actions);
+      const { journey, tree } = await readJourneyWithTree(userId, p.JourneyID, item);
+      const ids = new Set(tree.map((a) => a.ActionID));
+      for (const id of changes.keys()) if (!ids.has(id)) throw notFound(6, "Action not found");
+      const next: StoredAction[] = tree.map((a) => (changes.has(a.ActionID) ? { ...a, Published: changes.get(a.ActionID)! } : a));
+      const outcome = await replaceTree(userId, journey, next, ctx.now);
+      if (outcome.ok) {
+        return {
+          JourneyID: String(journey.JourneyID),
+          JourneyName: journey.JourneyName,
+          // The reference answers Published as the strings "true" / "false".
+          Actions: [...changes].map(([id, published]) => ({ ActionID: String(id), Published: published ? "true" : "false" })),
+        };
+      }
+      if (!(await getJourneyItem(userId, p.JourneyID))) throw notFound(7, "Journey not found after update");
+    }
+    throw new CommandError(7, "Journey not found after update", "conflict");
+  },
+});
+
+export const sendEmailActions = defineCommand({
+  name: "journey.sendemailactions",
+  summary: "Every SendEmail action of the caller's journeys, for segment pickers (at most 3 DynamoDB calls)",
+  route: { method: "GET", path: "/api/v1/journey.sendemailactions" },
+  group: "actions",
+  scope: "user",
+  permission: "Campaign.Create",
+  params: z.object({
+    JourneyID: optionalId([1, "Invalid JourneyID parameter"], "Narrow to one journey; another user's gives Actions: []"),
+    IncludeDisabled: flag("Include actions of Disabled journeys"),
+    IncludeUnpublished: flag("Include actions whose own Published flag is false"),
+  }),
+  async run(p, ctx) {
+    const { userId } = userOf(ctx);
+    // Three reads, whatever the number of journeys and actions: the journeys (or
+    // the one journey), the SendEmail index, and the email names.
+    const [journeys, entries, emails] = await Promise.all([
+      p.JourneyID === undefined
+        ? listJourneys(userId)
+        : getJourneyItem(userId, p.JourneyID).then((i) => (i ? [journeyFrom(i)] : [])),
+      queryIndex(userId, p.JourneyID),
+      emailHeads(userId),
+    ]);
+    const byId = new Map(journeys.map((j) => [j.JourneyID, j]));
+    const rows = entries
+      .filter((e) => {
+        const j = byId.get(Number(e["JourneyID"]));
+        // Only entries of the journey's current tree version are real.
+        if (!j || j.Tree.version !== e["TreeVersion"]) return false;
+        if (!p.IncludeDisabled && j.Status !== "Enabled") return false;
+        return p.IncludeUnpublished || e["Published"] === true;
+      })
+      .sort((a, b) => Number(a["JourneyID"]) - Number(b["JourneyID"]) || Number(a["Position"]) - Number(b["Position"]));
+    return {
+      Actions: rows.map((e) => {
+        const email = emails.get(Number(e["EmailID"]));
+        return {
+          ActionID: Number(e["ActionID"]),
+          JourneyID: Number(e["JourneyID"]),
+          JourneyName: byId.get(Number(e["JourneyID"]))!.JourneyName,
+          EmailName: email?.EmailName ?? "",
+          Subject: email?.Subject ?? "",
+          OrderNo: Number(e["OrderNo"]),
+          Published: e["Published"] === true,
+        };
+      }),
+    };
+  },
+});
+
+async function queryIndex(userId: number, journeyId?: number): Promise<Item[]> {
+  const { PK, prefix } = keys.sendEmailPrefix(userId, journeyId);
+  return queryByPrefix(PK, prefix);
+}
+
+export const actionCommands = [actionsUpdate, actionsPublished, sendEmailActions];
