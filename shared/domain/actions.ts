@@ -606,7 +606,7 @@ class Walker {
   }
 
   private actionId(v: unknown, path: string): number | null {
-    if (isNone(v)) return null;
+    if (isBlank(v) || v === 0 || v === "0") return null;
     const id = toPositiveInt(v) ?? fail(path, "must be a positive integer, or null to create a new action");
     if (this.seenIds.has(id)) fail(path, `repeats ${id}: an ActionID may appear only once in the tree`);
     this.seenIds.add(id);
