@@ -261,8 +261,8 @@ describe("least privilege", () => {
 
   it("lets only functions that serve admin commands read the admin key", () => {
     const expected = targets.filter((t) => servedBy(t).some((c) => c.scope === "admin")).sort();
-    // The registry's admin commands live in auth, and the dispatcher serves them all.
-    expect(expected).toEqual(["auth", "legacy"]);
+    // The registry's admin commands live in the admin group, and the dispatcher serves them all.
+    expect(expected).toEqual(["admin", "legacy"]);
     const secret = { Ref: logicalId(stack.adminKey.node.defaultChild) };
     const readers = targets
       .filter((t) => statementsOf(roleId(t)).some((s) => asArray(s.Action).includes("secretsmanager:GetSecretValue")))
