@@ -21,8 +21,6 @@ export const PREFIX = {
   subscriber: "S#",
   /** Email bodies live apart from their names so listing emails never reads HTML. */
   emailBody: "EB#",
-  /** The per-user index of SendEmail actions (journey.sendemailactions). */
-  sendEmail: "SE#",
 } as const;
 
 export type OwnedKind = "journey" | "list" | "email" | "customField" | "tag" | "subscriber";
@@ -70,14 +68,26 @@ export const keys = {
     SK: `TREE#${version}#${String(chunk).padStart(4, "0")}`,
   }),
 
-  /** A SendEmail action in the user's index, tagged with the tree version it belongs to. */
+  /**
+   * A SendEmail action in the user's index, tagged with the tree version it belongs
+   * to. It sorts right after its journey's item (`J#<id>`), so one query returns a
+   * journey with its SendEmail actions, and one query returns all of them.
+   */
   sendEmail: (userId: number, journeyId: number, version: string, actionId: number): Key => ({
     PK: userPk(userId),
-    SK: `${PREFIX.sendEmail}${pad(journeyId)}#${version}#${pad(actionId)}`,
+    SK: `${PREFIX.journey}${pad(journeyId)}#SE#${version}#${pad(actionId)}`,
   }),
-  /** Prefix of the index entries of one journey, or of all the user's journeys. */
-  sendEmailPrefix: (userId: number, journeyId?: number) => ({
+  /** Prefix of one journey's SendEmail index entries. */
+  sendEmailPrefix: (userId: number, journeyId: number) => ({
     PK: userPk(userId),
-    prefix: journeyId === undefined ? PREFIX.sendEmail : `${PREFIX.sendEmail}${pad(journeyId)}#`,
+    prefix: `${PREFIX.journey}${pad(journeyId)}#SE#`,
   }),
+  /** Sort-key range holding a journey's item and its SendEmail index entries. */
+  journeyRange: (userId: number, journeyId: number) => ({
+    PK: userPk(userId),
+    from: `${PREFIX.journey}${pad(journeyId)}`,
+    to: `${PREFIX.journey}${pad(journeyId)}#~`,
+  }),
+  /** True for a journey item's sort key, false for the index entries that share its prefix. */
+  isJourneySk: (sk: string): boolean => /^J#\d{12}$/.test(sk),
 };

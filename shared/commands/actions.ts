@@ -5,9 +5,9 @@ import { parseActions, type ActionRef } from "../domain/actions.js";
 import { actionIdPaths, actionView, countNew, toStored } from "../domain/action-tree.js";
 import { emailHeads } from "../domain/emails.js";
 import { nextIds } from "../domain/ids.js";
-import { fromItem as journeyFrom, getJourneyItem, listJourneys } from "../domain/journeys.js";
+import { fromItem as journeyFrom, getJourneyItem, getJourneyWithIndex, listJourneysWithIndex } from "../domain/journeys.js";
 import { readJourneyWithTree, replaceTree } from "../domain/journey-tree.js";
-import { keyId, queryByPrefix, type Item } from "../domain/owned.js";
+import { keyId, type Item } from "../domain/owned.js";
 import type { StoredAction } from "../domain/tree-store.js";
 import { keys } from "../keys.js";
 import { field, fail, flag, optionalId, requiredId, toBool, toJsonValue, toPositiveInt, type Coded } from "../params.js";
@@ -137,7 +137,7 @@ export const actionsPublished = defineCommand({
 
 export const sendEmailActions = defineCommand({
   name: "journey.sendemailactions",
-  summary: "Every SendEmail action of the caller's journeys, for segment pickers (at most 3 DynamoDB calls)",
+  summary: "Every SendEmail action of the caller's journeys, for segment pickers (two DynamoDB reads)",
   route: { method: "GET", path: "/api/v1/journey.sendemailactions" },
   group: "actions",
   scope: "user",
@@ -149,13 +149,12 @@ export const sendEmailActions = defineCommand({
   }),
   async run(p, ctx) {
     const { userId } = userOf(ctx);
-    // Three reads, whatever the number of journeys and actions: the journeys (or
-    // the one journey), the SendEmail index, and the email names.
-    const [journeys, entries, emails] = await Promise.all([
+    // Two reads, whatever the number of journeys and actions: the journeys with
+    // their SendEmail index entries (one key range), and the email names.
+    const [{ journeys, entries }, emails] = await Promise.all([
       p.JourneyID === undefined
-        ? listJourneys(userId)
-        : getJourneyItem(userId, p.JourneyID).then((i) => (i ? [journeyFrom(i)] : [])),
-      queryIndex(userId, p.JourneyID),
+        ? listJourneysWithIndex(userId).then((r) => ({ journeys: r.journeys, entries: r.sendEmails }))
+        : getJourneyWithIndex(userId, p.JourneyID).then((r) => ({ journeys: r.item ? [journeyFrom(r.item)] : [], entries: r.sendEmails })),
       emailHeads(userId),
     ]);
     const byId = new Map(journeys.map((j) => [j.JourneyID, j]));
@@ -184,10 +183,5 @@ export const sendEmailActions = defineCommand({
     };
   },
 });
-
-async function queryIndex(userId: number, journeyId?: number): Promise<Item[]> {
-  const { PK, prefix } = keys.sendEmailPrefix(userId, journeyId);
-  return queryByPrefix(PK, prefix);
-}
 
 export const actionCommands = [actionsUpdate, actionsPublished, sendEmailActions];

@@ -10,7 +10,7 @@ import { isAwsError } from "../errors.js";
 import { keys, type Key } from "../keys.js";
 import { formatDateTime } from "../time.js";
 import { nextId } from "./ids.js";
-import { batchDelete, batchGet, listOwned, type Item } from "./owned.js";
+import { batchDelete, batchGet, listOwned, queryBetween, type Item } from "./owned.js";
 import { sendEmailIndexKeys, treePointer, type TreePointer } from "./tree-store.js";
 import type { Trigger, TriggerParameters } from "./trigger.js";
 
@@ -98,9 +98,33 @@ export async function getJourney(userId: number, journeyId: number): Promise<Jou
   return item ? fromItem(item) : undefined;
 }
 
-/** All of a user's journeys in JourneyID order: one query (plus DynamoDB's 1 MB pages). */
+/**
+ * All of a user's journeys in JourneyID order, and their SendEmail index entries
+ * (which share the journeys' key prefix): one query, plus DynamoDB's 1 MB pages.
+ */
+export async function listJourneysWithIndex(userId: number): Promise<{ journeys: Journey[]; sendEmails: Item[] }> {
+  const items = await listOwned("journey", userId);
+  const journeys: Journey[] = [];
+  const sendEmails: Item[] = [];
+  for (const item of items) {
+    if (keys.isJourneySk(String(item["SK"]))) journeys.push(fromItem(item));
+    else sendEmails.push(item);
+  }
+  return { journeys, sendEmails };
+}
+
 export async function listJourneys(userId: number): Promise<Journey[]> {
-  return (await listOwned("journey", userId)).map(fromItem);
+  return (await listJourneysWithIndex(userId)).journeys;
+}
+
+/** One journey and its SendEmail index entries, in one query. */
+export async function getJourneyWithIndex(userId: number, journeyId: number): Promise<{ item?: Item; sendEmails: Item[] }> {
+  const { PK, from, to } = keys.journeyRange(userId, journeyId);
+  const items = await queryBetween(PK, from, to);
+  return {
+    item: items.find((i) => keys.isJourneySk(String(i["SK"]))),
+    sendEmails: items.filter((i) => !keys.isJourneySk(String(i["SK"]))),
+  };
 }
 
 /** Several journeys of one user by ID, in as few BatchGet calls as DynamoDB allows. */

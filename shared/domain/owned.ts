@@ -42,6 +42,25 @@ export async function listOwned(kind: OwnedKind, userId: number): Promise<Item[]
   return queryByPrefix(PK, prefix);
 }
 
+/** Every item of a partition whose sort key lies in [from, to], paging through DynamoDB's 1 MB limit. */
+export async function queryBetween(pk: string, from: string, to: string): Promise<Item[]> {
+  const items: Item[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const out = await ddb().send(
+      new QueryCommand({
+        TableName: tableName(),
+        KeyConditionExpression: "PK = :pk AND SK BETWEEN :a AND :b",
+        ExpressionAttributeValues: { ":pk": pk, ":a": from, ":b": to },
+        ExclusiveStartKey: start,
+      }),
+    );
+    items.push(...(out.Items ?? []));
+    start = out.LastEvaluatedKey;
+  } while (start);
+  return items;
+}
+
 /** Every item of a partition whose sort key begins with `prefix`, paging through DynamoDB's 1 MB limit. */
 export async function queryByPrefix(pk: string, prefix: string, projection?: string[]): Promise<Item[]> {
   const items: Item[] = [];

@@ -43,7 +43,7 @@ export async function countingCalls(): Promise<{ reset(): void; count(): number;
 }
 
 export async function invoke(handler: Handler, apiKey: string, method: string, path: string, query: Record<string, string | number> = {}) {
-  const rawQuery = new URLSearchParams(Object.entries(query).map(([k, v]) => [k, String(v)])).toString();
+  const rawQuery = new URLSearchParams(Object.entries(query).map(([k, v]): [string, string] => [k, String(v)])).toString();
   const res = await handler(
     buildEvent({ method, path, rawQuery, routeKey: `${method} ${path}`, headers: { apikey: apiKey } }),
     lambdaContext("in-process"),
