@@ -56,6 +56,73 @@ export const keys = {
   /** Partition holding everything that belongs to one journey (action tree, rollups, enrollments). */
   journeyPartition: (userId: number, journeyId: number): string => `${userPk(userId)}#J#${pad(journeyId)}`,
 
+  // ---- Statistics (see docs/data-model.md, "Statistics") ----
+
+  /** Partition of a user's per-journey rollups that list-wide reads scan by range. */
+  userStats: (userId: number): string => `${userPk(userId)}#S`,
+  /** Journey lifetime counters and LastActivityAt. */
+  journeyLifetime: (userId: number, journeyId: number): Key => ({ PK: `${userPk(userId)}#S`, SK: `JL#${pad(journeyId)}#C` }),
+  /** Journey enrollment counters and LastTriggeredAt. */
+  journeyEnrollment: (userId: number, journeyId: number): Key => ({ PK: `${userPk(userId)}#S`, SK: `JL#${pad(journeyId)}#E` }),
+  /** A journey's day in the user-wide, date-first series (journey.list, benchmark). */
+  journeyDayByUser: (userId: number, date: string, journeyId: number): Key => ({
+    PK: `${userPk(userId)}#S`,
+    SK: `JD#${date}#${pad(journeyId)}`,
+  }),
+  /** The same day in the journey's own partition (journey.get), with its actions' days beside it. */
+  journeyDay: (userId: number, journeyId: number, date: string): Key => ({
+    PK: `${userPk(userId)}#J#${pad(journeyId)}`,
+    SK: `D#${date}#J`,
+  }),
+  actionDay: (userId: number, journeyId: number, date: string, actionId: number): Key => ({
+    PK: `${userPk(userId)}#J#${pad(journeyId)}`,
+    SK: `D#${date}#A#${pad(actionId)}`,
+  }),
+  actionLifetime: (userId: number, journeyId: number, actionId: number): Key => ({
+    PK: `${userPk(userId)}#J#${pad(journeyId)}`,
+    SK: `L#A#${pad(actionId)}`,
+  }),
+  actionIspLifetime: (userId: number, journeyId: number, actionId: number, isp: string): Key => ({
+    PK: `${userPk(userId)}#J#${pad(journeyId)}`,
+    SK: `L#AI#${pad(actionId)}#${isp}`,
+  }),
+  journeyIspLifetime: (userId: number, journeyId: number, isp: string): Key => ({
+    PK: `${userPk(userId)}#J#${pad(journeyId)}`,
+    SK: `L#JI#${isp}`,
+  }),
+  actionIspDay: (userId: number, journeyId: number, date: string, actionId: number, isp: string): Key => ({
+    PK: `${userPk(userId)}#J#${pad(journeyId)}`,
+    SK: `IA#${date}#${pad(actionId)}#${isp}`,
+  }),
+  journeyIspDay: (userId: number, journeyId: number, date: string, isp: string): Key => ({
+    PK: `${userPk(userId)}#J#${pad(journeyId)}`,
+    SK: `IJ#${date}#${isp}`,
+  }),
+  /** One subscriber's state on one SendEmail action: unique-event flags, address (journey.action.subscribers). */
+  actionSubscriber: (userId: number, journeyId: number, actionId: number, subscriberId: number): Key => ({
+    PK: `${userPk(userId)}#J#${pad(journeyId)}`,
+    SK: `AS#${pad(actionId)}#${pad(subscriberId)}`,
+  }),
+  actionSubscriberPrefix: (userId: number, journeyId: number, actionId: number) => ({
+    PK: `${userPk(userId)}#J#${pad(journeyId)}`,
+    prefix: `AS#${pad(actionId)}#`,
+  }),
+  /** A subscriber's entry in a journey (Active or ended). */
+  enrollment: (userId: number, journeyId: number, subscriberId: number): Key => ({
+    PK: `${userPk(userId)}#J#${pad(journeyId)}`,
+    SK: `EN#${pad(subscriberId)}`,
+  }),
+  /** The same entry seen from the subscriber (subscriber.journey.list). */
+  subscriberJourney: (userId: number, subscriberId: number, journeyId: number): Key => ({
+    PK: userPk(userId),
+    SK: `SJ#${pad(subscriberId)}#${pad(journeyId)}`,
+  }),
+  subscriberJourneyPrefix: (userId: number, subscriberId: number) => ({ PK: userPk(userId), prefix: `SJ#${pad(subscriberId)}#` }),
+  /** Account-wide suppression of a subscriber (unsubscribed, complained or hard-bounced anywhere). */
+  suppression: (userId: number, subscriberId: number): Key => ({ PK: userPk(userId), SK: `SUP#${pad(subscriberId)}` }),
+  /** Exactly-once marker of an ingested EventID (unique per user). */
+  eventMarker: (userId: number, eventIdDigest: string): Key => ({ PK: `EVT#${userId}#${eventIdDigest}`, SK: "EVT" }),
+
   emailBody: (userId: number, emailId: number): Key => ({ PK: userPk(userId), SK: PREFIX.emailBody + pad(emailId) }),
 
   /**

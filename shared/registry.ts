@@ -3,6 +3,7 @@ import { actionCommands } from "./commands/actions.js";
 import { adminCommands } from "./commands/admin.js";
 import { authCommands } from "./commands/auth.js";
 import { cloneCommands } from "./commands/clone.js";
+import { eventCommands } from "./commands/events.js";
 import { healthCommands } from "./commands/health.js";
 import { journeyCommands } from "./commands/journeys.js";
 import { referenceCommands } from "./commands/reference.js";
@@ -21,6 +22,7 @@ export const commands: readonly CommandDef[] = [
   ...journeyCommands,
   ...cloneCommands,
   ...actionCommands,
+  ...eventCommands,
 ] as readonly CommandDef[];
 
 export function commandsOf(group: Group): CommandDef[] {

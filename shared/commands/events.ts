@@ -1,0 +1,31 @@
+import * as z from "zod/mini";
+import { defineCommand, userOf } from "../command.js";
+import { ingestEvents } from "../domain/ingest.js";
+import { field, fail, toJsonValue } from "../params.js";
+
+/** journey.events.ingest (CONTRACT §7): the HTTP door to the ingest core the events queue also uses. */
+export const MAX_EVENTS = 500;
+
+const eventsField = field({ type: "array", required: true, description: `1 to ${MAX_EVENTS} event objects` }, (v, ctx): unknown[] => {
+  if (v === undefined || v === null || v === "") return fail(ctx, v, [1, "Missing Events parameter"]);
+  const parsed = toJsonValue(v);
+  if (!parsed.ok || !Array.isArray(parsed.value) || parsed.value.length < 1 || parsed.value.length > MAX_EVENTS) {
+    return fail(ctx, v, [2, `Events must be an array of 1 to ${MAX_EVENTS} events`]);
+  }
+  return parsed.value;
+});
+
+export const eventsIngest = defineCommand({
+  name: "journey.events.ingest",
+  summary: "Ingest delivery and enrollment events (exactly-once per EventID, per-event rejections)",
+  route: { method: "POST", path: "/api/v1/journey.events" },
+  group: "events",
+  scope: "user",
+  permission: "Campaign.Create",
+  params: z.object({ Events: eventsField }),
+  async run(p, ctx) {
+    return { ...(await ingestEvents(userOf(ctx).userId, p.Events, ctx.now)) };
+  },
+});
+
+export const eventCommands = [eventsIngest];
