@@ -4,7 +4,9 @@ import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations
 import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import * as iam from "aws-cdk-lib/aws-iam";
+import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
+import * as sqs from "aws-cdk-lib/aws-sqs";
 import type { Construct } from "constructs";
 import { GROUPS, type CommandDef, type Group } from "../shared/command.js";
 import { commands, commandsOf } from "../shared/registry.js";
@@ -50,6 +52,16 @@ export function needsAdminKey(defs: readonly CommandDef[]): boolean {
   return defs.some((c) => c.scope === "admin");
 }
 
+/**
+ * The events worker may run a minute: a batch of 10 messages of up to 500 events
+ * each is thousands of transactions. The queue's visibility timeout is 6 times
+ * that, AWS's advice for Lambda consumers, so that a slow batch is never handed
+ * to a second invocation while the first still works on it.
+ */
+export const EVENTS_WORKER_TIMEOUT = Duration.seconds(60);
+export const EVENTS_VISIBILITY_TIMEOUT = Duration.seconds(6 * EVENTS_WORKER_TIMEOUT.toSeconds());
+export const EVENTS_MAX_RECEIVE_COUNT = 5;
+
 /** Groups that get their own Lambda: those with a v1 route. The rest are reachable only through /api.php. */
 export function routedGroups(): Group[] {
   return GROUPS.filter((g) => commandsOf(g).some((c) => c.route !== undefined));
@@ -67,6 +79,9 @@ export class JourneyApiStack extends Stack {
   readonly adminKey: secretsmanager.Secret;
   readonly httpApi: apigw.HttpApi;
   readonly functions = new Map<Group | "legacy", ApiFunction>();
+  readonly eventsQueue: sqs.Queue;
+  readonly eventsDlq: sqs.Queue;
+  readonly eventsWorker: ApiFunction;
 
   constructor(scope: Construct, id: string, props: JourneyApiStackProps = {}) {
     super(scope, id, props);
@@ -122,11 +137,36 @@ export class JourneyApiStack extends Stack {
       }
     }
 
+    // The events queue (CONTRACT §7): the same ingest core as journey.events.ingest.
+    this.eventsDlq = new sqs.Queue(this, "EventsDlq", {
+      // The longest SQS allows: time to find the fault and redrive by hand.
+      retentionPeriod: Duration.days(14),
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+    });
+    this.eventsQueue = new sqs.Queue(this, "EventsQueue", {
+      visibilityTimeout: EVENTS_VISIBILITY_TIMEOUT,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      deadLetterQueue: { queue: this.eventsDlq, maxReceiveCount: EVENTS_MAX_RECEIVE_COUNT },
+    });
+    this.eventsWorker = new ApiFunction(this, "EventsWorkerFunction", {
+      target: "events-worker",
+      timeout: EVENTS_WORKER_TIMEOUT,
+      environment: { ...environment, EVENTS_QUEUE_URL: this.eventsQueue.queueUrl },
+    });
+    // It runs journey.events.ingest's core, so it gets exactly that command's grants.
+    this.grantFor(this.eventsWorker, commandsOf("events"));
+    this.eventsWorker.fn.addEventSource(
+      new SqsEventSource(this.eventsQueue, { batchSize: 10, reportBatchItemFailures: true }),
+    );
+
     this.alarms();
 
     new CfnOutput(this, "ApiUrl", { value: this.httpApi.apiEndpoint });
     // The ARN, not the value: the key is read with `aws secretsmanager get-secret-value`.
     new CfnOutput(this, "AdminApiKeySecretArn", { value: this.adminKey.secretArn });
+    new CfnOutput(this, "EventsQueueUrl", { value: this.eventsQueue.queueUrl });
   }
 
   private grantFor(f: ApiFunction, served: readonly CommandDef[]): void {
@@ -153,16 +193,25 @@ export class JourneyApiStack extends Stack {
       alarmDescription: "The HTTP API answered at least one 5xx in 5 minutes",
       metric: this.httpApi.metricServerError({ period: Duration.minutes(5), statistic: "Sum" }),
     });
-    for (const [target, f] of this.functions) {
+    for (const [target, f] of [...this.functions, ["events-worker", this.eventsWorker] as const]) {
       new cloudwatch.Alarm(this, `${pascal(target)}ErrorsAlarm`, {
         ...common,
         alarmDescription: `The ${target} Lambda failed at least once in 5 minutes`,
         metric: f.fn.metricErrors({ period: Duration.minutes(5), statistic: "Sum" }),
       });
     }
+    // Anything in the DLQ is an event that was never counted.
+    new cloudwatch.Alarm(this, "EventsDlqAlarm", {
+      ...common,
+      alarmDescription: "Events reached the events DLQ after 5 failed deliveries",
+      metric: this.eventsDlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: "Maximum" }),
+    });
   }
 }
 
 function pascal(s: string): string {
-  return s.charAt(0).toUpperCase() + s.slice(1);
+  return s
+    .split("-")
+    .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
+    .join("");
 }

@@ -30,6 +30,8 @@ const schema = z.object({
   DYNAMODB_ENDPOINT: optionalUrl,
   SQS_ENDPOINT: optionalUrl,
   S3_ENDPOINT: optionalUrl,
+  /** The events queue; only its producers and the local stack need the URL, so it is optional. */
+  EVENTS_QUEUE_URL: optionalUrl,
   /** Plain admin key (local). On AWS the key lives in Secrets Manager instead. */
   ADMIN_API_KEY: z.optional(z.string().check(z.minLength(16))),
   ADMIN_API_KEY_SECRET_ARN: z.optional(z.string().check(z.minLength(1))),

@@ -7,6 +7,7 @@ import { eventCommands } from "./commands/events.js";
 import { healthCommands } from "./commands/health.js";
 import { journeyCommands } from "./commands/journeys.js";
 import { referenceCommands } from "./commands/reference.js";
+import { statsCommands } from "./commands/stats.js";
 
 /**
  * The command registry: the spine of the service. The CDK stack reads it for the
@@ -23,6 +24,7 @@ export const commands: readonly CommandDef[] = [
   ...cloneCommands,
   ...actionCommands,
   ...eventCommands,
+  ...statsCommands,
 ] as readonly CommandDef[];
 
 export function commandsOf(group: Group): CommandDef[] {

@@ -24,14 +24,22 @@ export const REPO_ROOT = path.resolve(fileURLToPath(new URL("../..", import.meta
 export type FunctionEnvironment = Pick<
   Record<keyof Config, string>,
   "TABLE_NAME" | "ADMIN_API_KEY_SECRET_ARN" | "RATE_LIMIT_PER_MINUTE" | "SESSION_TTL_SECONDS"
->;
+> &
+  Partial<Pick<Record<keyof Config, string>, "EVENTS_QUEUE_URL">>;
+
+/** Queue consumers: Lambdas with an entry point of their own but no registry group, so no routes. */
+export type WorkerTarget = "events-worker";
+
+/** Same layout as the registry's `entryOf`, which knows only groups and the dispatcher. */
+const entryFor = (target: Group | "legacy" | WorkerTarget): string =>
+  target === "events-worker" ? `functions/${target}/index.ts` : entryOf(target);
 
 /** Typed so that a change of BUNDLE.format fails here rather than bundling the wrong module format. */
 const FORMAT = { esm: OutputFormat.ESM } as const;
 
 export interface ApiFunctionProps {
-  /** Which entry point to bundle: a registry group or the /api.php dispatcher. */
-  target: Group | "legacy";
+  /** Which entry point to bundle: a registry group, the /api.php dispatcher or a queue worker. */
+  target: Group | "legacy" | WorkerTarget;
   environment: FunctionEnvironment;
   /** 29 s matches API Gateway's integration timeout; running longer could only waste money. */
   timeout?: Duration;
@@ -52,7 +60,7 @@ export class ApiFunction extends Construct {
     const logGroup = new logs.LogGroup(this, "Logs", { retention: logs.RetentionDays.ONE_MONTH });
 
     this.fn = new NodejsFunction(this, "Fn", {
-      entry: path.resolve(REPO_ROOT, entryOf(props.target)),
+      entry: path.resolve(REPO_ROOT, entryFor(props.target)),
       handler: "handler",
       projectRoot: REPO_ROOT,
       depsLockFilePath: path.resolve(REPO_ROOT, "package-lock.json"),

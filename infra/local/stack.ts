@@ -3,6 +3,7 @@ import { createServer } from "node:net";
 import { startFauxqs } from "fauxqs";
 import { ensureTable, startDynamo } from "./dynamodb.js";
 import { startGateway } from "./gateway.js";
+import { startPoller } from "./poller.js";
 
 /**
  * The whole service on one machine: DynamoDB Local, the fauxqs SQS/S3 emulator,
@@ -27,6 +28,9 @@ export interface LocalStack {
   stop(): Promise<void>;
 }
 
+/** Long enough for a batch on a busy DynamoDB Local to finish before its messages reappear. */
+const LOCAL_VISIBILITY_TIMEOUT_SECONDS = 5;
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
@@ -46,6 +50,16 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     const fauxqs = await startFauxqs({ port: 0, logger: false });
     stops.unshift(() => fauxqs.stop());
 
+    // As in CDK: a DLQ after 5 receives. The visibility timeout is seconds rather
+    // than CDK's 6 minutes so that a failed record is retried while one waits.
+    const dlq = fauxqs.createQueue("journey-events-dlq");
+    const eventsQueue = fauxqs.createQueue("journey-events", {
+      attributes: {
+        VisibilityTimeout: String(LOCAL_VISIBILITY_TIMEOUT_SECONDS),
+        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.queueArn, maxReceiveCount: 5 }),
+      },
+    });
+
     const adminKey = opts.adminKey ?? randomBytes(24).toString("base64url");
     const tableName = opts.tableName ?? "journey-api";
     const env: Record<string, string> = {
@@ -56,6 +70,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       DYNAMODB_ENDPOINT: dynamo.endpoint,
       SQS_ENDPOINT: fauxqs.address,
       S3_ENDPOINT: fauxqs.address,
+      EVENTS_QUEUE_URL: eventsQueue.queueUrl,
       ADMIN_API_KEY: adminKey,
       RATE_LIMIT_PER_MINUTE: String(opts.rateLimitPerMinute ?? 100),
       SESSION_TTL_SECONDS: String(opts.sessionTtlSeconds ?? 86400),
@@ -67,6 +82,16 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     const gateway = await startGateway(opts.port, new URL("../../", import.meta.url).href);
     stops.unshift(() => new Promise<void>((r) => gateway.server.close(() => r())));
     gateway.server.closeIdleConnections?.();
+
+    const eventsWorker = startPoller({
+      name: "journey-api-events-worker",
+      queueUrl: eventsQueue.queueUrl,
+      handlerModule: new URL("../../functions/events-worker/index.ts", import.meta.url).href,
+      batchSize: 10,
+      endpoint: fauxqs.address,
+      region: env["AWS_REGION"]!,
+    });
+    stops.unshift(() => eventsWorker.stop());
 
     return {
       url: gateway.url,

@@ -74,3 +74,14 @@ export function throwLowest(errors: (CommandError | undefined)[]): void {
   const sorted = errors.filter((e): e is CommandError => e !== undefined).sort((a, b) => a.code - b.code);
   if (sorted[0]) throw sorted[0];
 }
+
+/** Texts shared by journey.get and the stats reads, as the reference writes them. */
+export const EMAIL_ID_INVALID: Coded = [7, "Invalid EmailID parameter (not a positive integer, or not a SendEmail action on this journey)"];
+export const ISP_INVALID: Coded = [8, "Invalid ISP parameter (must match /^[a-zA-Z0-9.-]+$/)"];
+export const ISP_RE = /^[a-zA-Z0-9.-]{1,253}$/;
+
+/** An ISP filter: undefined when absent, the lower-cased domain, or null when malformed. */
+export function parseIsp(v: unknown): string | undefined | null {
+  if (isAbsent(v)) return undefined;
+  return typeof v === "string" && ISP_RE.test(v) ? v.toLowerCase() : null;
+}

@@ -17,7 +17,10 @@ import {
 } from "../domain/journeys.js";
 import { actionView } from "../domain/action-tree.js";
 import { readJourneyWithTree } from "../domain/journey-tree.js";
-import { journeyStats } from "../domain/stats.js";
+import { actionStats, filteredEmailActions, journeyStats } from "../domain/stats.js";
+import { accountRollups, countersOf, enrollmentOf, journeyDays, journeyLifetimeKeys } from "../domain/stats-read.js";
+import { keyId } from "../domain/owned.js";
+import { keys } from "../keys.js";
 import { resolveTrigger, type Trigger } from "../domain/trigger.js";
 import { MAX_WINDOW_DAYS, resolveWindow } from "../domain/window.js";
 import {
@@ -35,9 +38,12 @@ import {
 import {
   checkRefs,
   criteriaField,
+  EMAIL_ID_INVALID,
+  ISP_INVALID,
   journeyId,
   NAME_MAX,
   notesField,
+  parseIsp,
   rateLimits,
   runOperatorField,
   throwLowest,
@@ -161,8 +167,6 @@ export const journeyUpdate = defineCommand({
 
 const formatNow = (ctx: CallContext) => ctx.now.toISOString().slice(0, 19).replace("T", " ");
 
-const ISP_RE = /^[a-zA-Z0-9.-]{1,253}$/;
-
 export const journeyGet = defineCommand({
   name: "journey.get",
   summary: "Get a journey with its actions and statistics",
@@ -192,18 +196,41 @@ export const journeyGet = defineCommand({
       },
       ctx.now,
     );
-    const { journey, tree } = await readJourneyWithTree(userId, p.JourneyID, item);
-    const emailActionId = parseField(optionalId([7, "Invalid EmailID parameter"]), p.EmailID);
+    const emailActionId = parseField(optionalId(EMAIL_ID_INVALID), p.EmailID);
+    const isp = parseIsp(p.ISP);
+    // Two more calls, in parallel: one BatchGet for the tree, the lifetime rollups and
+    // the filtered rollup if any; one range query for the window's days.
+    const lifetimeKeys = journeyLifetimeKeys(userId, p.JourneyID);
+    const filterKey =
+      emailActionId !== undefined && isp
+        ? keys.actionIspLifetime(userId, p.JourneyID, emailActionId, isp)
+        : emailActionId !== undefined
+          ? keys.actionLifetime(userId, p.JourneyID, emailActionId)
+          : isp
+            ? keys.journeyIspLifetime(userId, p.JourneyID, isp)
+            : undefined;
+    const [{ journey, tree, extra }, days] = await Promise.all([
+      readJourneyWithTree(userId, p.JourneyID, item, filterKey ? [...lifetimeKeys, filterKey] : lifetimeKeys),
+      journeyDays(userId, p.JourneyID, window),
+    ]);
     if (emailActionId !== undefined && !tree.some((a) => a.ActionID === emailActionId && a.Action === "SendEmail")) {
-      throw validation(7, "Invalid EmailID parameter");
+      throw validation(...EMAIL_ID_INVALID);
     }
-    if (!isAbsent(p.ISP) && !(typeof p.ISP === "string" && ISP_RE.test(p.ISP))) {
-      throw validation(8, "Invalid ISP parameter");
-    }
+    if (isp === null) throw validation(...ISP_INVALID);
+
+    const [counterItem, enrollmentItem] = lifetimeKeys.map((k) => extra.get(keyId(k)));
+    const stats = journeyStats(
+      { lifetime: countersOf(counterItem), daily: days.journey, enrollment: enrollmentOf(counterItem, enrollmentItem) },
+      window,
+      { includeActivityCounters: p.IncludeActivityCounters },
+    );
+    if (filterKey) stats["AggregatedEmailActions"] = filteredEmailActions(countersOf(extra.get(keyId(filterKey))));
     return {
       ...journeyView(journey),
-      Actions: tree.map(actionView),
-      JourneyStats: journeyStats(undefined, window, { includeActivityCounters: p.IncludeActivityCounters }),
+      Actions: tree.map((a) =>
+        a.Action === "SendEmail" ? { ...actionView(a), ...actionStats(days.actions.get(a.ActionID), window) } : actionView(a),
+      ),
+      JourneyStats: stats,
     };
   },
 });
@@ -233,12 +260,20 @@ export const journeyList = defineCommand({
       },
       ctx.now,
     );
-    const journeys = await listJourneys(userId);
+    // Three reads for any number of journeys: the journeys, and (unless SkipStats)
+    // every journey's lifetime rollups and every journey's days in the window.
+    const [journeys, rollups] = await Promise.all([
+      listJourneys(userId),
+      p.SkipStats ? Promise.resolve(undefined) : accountRollups(userId, window),
+    ]);
     return {
       Journeys: journeys.map((j) =>
-        p.SkipStats
-          ? journeyView(j)
-          : { ...journeyView(j), JourneyStats: journeyStats(undefined, window, { includeActivityCounters: p.IncludeActivityCounters }) },
+        rollups
+          ? {
+              ...journeyView(j),
+              JourneyStats: journeyStats(rollups.get(j.JourneyID), window, { includeActivityCounters: p.IncludeActivityCounters }),
+            }
+          : journeyView(j),
       ),
     };
   },

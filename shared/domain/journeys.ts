@@ -230,9 +230,14 @@ export async function deleteJourneys(userId: number, journeyIds: number[]): Prom
   return ids;
 }
 
-/** Removes everything a deleted journey owned: its partition and its SendEmail index entries. */
+/**
+ * Removes everything a deleted journey owned: its partition (tree, rollups,
+ * entries), its SendEmail index entries, and the copies kept in the user's
+ * partitions for account-wide reads, found from the partition's own items.
+ */
 async function purgeJourneyPartition(userId: number, journeyId: number): Promise<void> {
   await batchDelete(await sendEmailIndexKeys(userId, journeyId));
+  await batchDelete([keys.journeyLifetime(userId, journeyId), keys.journeyEnrollment(userId, journeyId)]);
   const pk = keys.journeyPartition(userId, journeyId);
   let start: Record<string, unknown> | undefined;
   do {
@@ -245,7 +250,15 @@ async function purgeJourneyPartition(userId: number, journeyId: number): Promise
         ExclusiveStartKey: start,
       }),
     );
-    await batchDelete((out.Items ?? []) as Key[]);
+    const page = (out.Items ?? []) as Key[];
+    const mirrors: Key[] = [];
+    for (const { SK } of page) {
+      const day = /^D#(\d{4}-\d{2}-\d{2})#J$/.exec(SK);
+      if (day) mirrors.push(keys.journeyDayByUser(userId, day[1]!, journeyId));
+      const entry = /^EN#(\d+)$/.exec(SK);
+      if (entry) mirrors.push(keys.subscriberJourney(userId, Number(entry[1]), journeyId));
+    }
+    await batchDelete([...mirrors, ...page]);
     start = out.LastEvaluatedKey;
   } while (start);
 }

@@ -76,3 +76,53 @@ export function journeyStats(
   }
   return stats;
 }
+
+/** The eight keys of journey.stats.byaction's Stats block (the per-ISP cache's counters). */
+export const ACTION_STAT_KEYS = [
+  "SendCount",
+  "DeliveryCount",
+  "OpenCount",
+  "ClickCount",
+  "BounceCount",
+  "UnsubscribeCount",
+  "SpamComplaintCount",
+  "TotalRevenue",
+] as const satisfies readonly EmailActionKey[];
+
+/** Keys the per-ISP cache does not track: always 0 when a filter reads it (reference, issue #2019). */
+export const UNTRACKED_BY_ISP = ["ConversionCount", "BrowserViewCount", "ForwardCount"] as const satisfies readonly EmailActionKey[];
+
+export function sumWindow(daily: Map<string, Counters> | undefined, window: Window): Counters {
+  const total: Counters = {};
+  for (const date of window.dates) {
+    for (const [k, v] of Object.entries(daily?.get(date) ?? {}) as [EmailActionKey, number][]) total[k] = (total[k] ?? 0) + v;
+  }
+  return total;
+}
+
+function pick(c: Counters, keys: readonly EmailActionKey[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k of keys) out[k] = k === "TotalRevenue" ? toCurrency(c[k] ?? 0) : (c[k] ?? 0);
+  return out;
+}
+
+/** Stats, DailyStats (zero-filled), Revenue and DaysRevenue of one SendEmail action over a window. */
+export function actionStats(daily: Map<string, Counters> | undefined, window: Window) {
+  const total = sumWindow(daily, window);
+  return {
+    Stats: pick(total, ACTION_STAT_KEYS),
+    DailyStats: window.dates.map((date) => ({
+      Date: date,
+      ...pick(daily?.get(date) ?? {}, ["SendCount", "OpenCount", "ClickCount", "TotalRevenue"]),
+    })),
+    Revenue: toCurrency(total.TotalRevenue ?? 0),
+    DaysRevenue: window.dates.map((date) => ({ Date: date, Amount: toCurrency(daily?.get(date)?.TotalRevenue ?? 0) })),
+  };
+}
+
+/** The filtered AggregatedEmailActions: same eleven keys, the untracked three at 0. */
+export function filteredEmailActions(c: Counters): Record<EmailActionKey, number> {
+  const out = emailActions(c);
+  for (const k of UNTRACKED_BY_ISP) out[k] = 0;
+  return out;
+}

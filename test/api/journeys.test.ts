@@ -199,9 +199,9 @@ describe("journey.get", () => {
     [{ EndDate: "20260101" }, 1, 5, "Invalid EndDate format"],
     [{ StartDate: "2026-03-02", EndDate: "2026-03-01" }, 1, 6, "StartDate must be before EndDate"],
     [{ StartDate: "2020-01-01", EndDate: "2026-01-01" }, 1, 5, ""],
-    [{ EmailID: "x" }, 1, 7, "Invalid EmailID parameter"],
-    [{ EmailID: 12345 }, 1, 7, "Invalid EmailID parameter"],
-    [{ ISP: "gmail.com/../x" }, 1, 8, "Invalid ISP parameter"],
+    [{ EmailID: "x" }, 1, 7, "Invalid EmailID parameter (not a positive integer, or not a SendEmail action on this journey)"],
+    [{ EmailID: 12345 }, 1, 7, "Invalid EmailID parameter (not a positive integer, or not a SendEmail action on this journey)"],
+    [{ ISP: "gmail.com/../x" }, 1, 8, "Invalid ISP parameter (must match /^[a-zA-Z0-9.-]+$/)"],
   ])("answers %j (with a journey: %i) with code %i", async (params, withJourney, code, message) => {
     const user = await createUser();
     const id = withJourney === 1 ? await createJourney(user) : undefined;

@@ -3,7 +3,7 @@ import { Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
 import { GROUPS, type Group } from "../../shared/command.js";
 import { commands, commandsOf } from "../../shared/registry.js";
-import { JourneyApiStack } from "../../infra/stack.js";
+import { EVENTS_WORKER_TIMEOUT, JourneyApiStack } from "../../infra/stack.js";
 
 /**
  * Assertions on the synthesized CloudFormation, not on the constructs: the template
@@ -39,6 +39,8 @@ let resources: Record<string, Resource>;
 const logicalId = (el: unknown): string => Stack.of(stack).getLogicalId(el as CfnElement);
 const fnId = (t: Target): string => logicalId(stack.functions.get(t)?.fn.node.defaultChild);
 const roleId = (t: Target): string => logicalId(stack.functions.get(t)?.fn.role?.node.defaultChild);
+const workerFnId = (): string => logicalId(stack.eventsWorker.fn.node.defaultChild);
+const workerRoleId = (): string => logicalId(stack.eventsWorker.fn.role?.node.defaultChild);
 const ofType = (type: string): [string, Resource][] => Object.entries(resources).filter(([, r]) => r.Type === type);
 const asArray = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
@@ -142,12 +144,16 @@ describe("HTTP API routes", () => {
 describe("Lambda functions", () => {
   it("builds exactly one function per routed group plus the dispatcher", () => {
     expect([...stack.functions.keys()].sort()).toEqual([...targets].sort());
-    expect(ofType("AWS::Lambda::Function")).toHaveLength(targets.length);
+    // Plus the events worker, which serves the queue rather than a route.
+    expect(ofType("AWS::Lambda::Function")).toHaveLength(targets.length + 1);
   });
 
   it("runs every function on Node.js 24, arm64, 512 MB and 29 s with source maps", () => {
     // CDK's own helpers (log retention, custom resources) would not be ours to configure.
-    const ours = ofType("AWS::Lambda::Function").filter(([id]) => !/^(LogRetention|CustomResource|AWS679f53fac)/.test(id));
+    // The events worker has its own timeout; the events queue tests cover it.
+    const ours = ofType("AWS::Lambda::Function").filter(
+      ([id]) => !/^(LogRetention|CustomResource|AWS679f53fac)/.test(id) && id !== workerFnId(),
+    );
     expect(ours.length).toBe(targets.length);
     for (const [id, r] of ours) {
       expect(r.Properties?.["Runtime"], id).toBe("nodejs24.x");
@@ -220,6 +226,7 @@ describe("physical names", () => {
       "AWS::Logs::LogGroup": "LogGroupName",
       "AWS::CloudWatch::Alarm": "AlarmName",
       "AWS::SecretsManager::Secret": "Name",
+      "AWS::SQS::Queue": "QueueName",
     };
     for (const [id, r] of Object.entries(resources)) {
       const key = owned[r.Type];
@@ -323,5 +330,113 @@ describe("alarms", () => {
       expect(errors, t).toHaveLength(1);
       expect(firesOnFirst(errors[0]!), t).toBe(true);
     }
+  });
+});
+
+describe("events queue", () => {
+  const queueId = () => logicalId(stack.eventsQueue.node.defaultChild);
+  const dlqId = () => logicalId(stack.eventsDlq.node.defaultChild);
+  const queueArn = () => ({ "Fn::GetAtt": [queueId(), "Arn"] });
+
+  it("moves a message to the DLQ after 5 failed receives, and keeps it there 14 days", () => {
+    const queue = resources[queueId()]?.Properties;
+    expect(queue?.["RedrivePolicy"]).toEqual({ deadLetterTargetArn: { "Fn::GetAtt": [dlqId(), "Arn"] }, maxReceiveCount: 5 });
+    expect(resources[dlqId()]?.Properties?.["MessageRetentionPeriod"]).toBe(14 * 24 * 3600);
+    // The DLQ is a dead end: it must not redrive anywhere itself.
+    expect(resources[dlqId()]?.Properties?.["RedrivePolicy"]).toBeUndefined();
+    expect(ofType("AWS::SQS::Queue")).toHaveLength(2);
+  });
+
+  it("hides a received message longer than the worker may run (6 times its timeout)", () => {
+    const visibility = resources[queueId()]?.Properties?.["VisibilityTimeout"] as number;
+    const timeout = resources[workerFnId()]?.Properties?.["Timeout"] as number;
+    expect(timeout).toBe(EVENTS_WORKER_TIMEOUT.toSeconds());
+    expect(visibility).toBeGreaterThan(timeout);
+    expect(visibility).toBe(6 * timeout);
+  });
+
+  it("encrypts both queues with SQS-managed keys and denies any call without TLS", () => {
+    for (const id of [queueId(), dlqId()]) {
+      expect(resources[id]?.Properties?.["SqsManagedSseEnabled"], id).toBe(true);
+      const policies = ofType("AWS::SQS::QueuePolicy").filter(([, p]) =>
+        asArray(p.Properties?.["Queues"] as unknown[]).some((q) => JSON.stringify(q) === JSON.stringify({ Ref: id })),
+      );
+      const statements = policies.flatMap(([, p]) => asArray((p.Properties?.["PolicyDocument"] as Json)["Statement"] as Json[]));
+      expect(
+        statements.some(
+          (st) =>
+            st["Effect"] === "Deny" &&
+            JSON.stringify(st["Condition"]) === JSON.stringify({ Bool: { "aws:SecureTransport": "false" } }),
+        ),
+        id,
+      ).toBe(true);
+    }
+  });
+
+  it("feeds only the worker, in batches of 10, with partial batch responses", () => {
+    const mappings = ofType("AWS::Lambda::EventSourceMapping");
+    expect(mappings).toHaveLength(1);
+    const m = mappings[0]![1].Properties;
+    expect(m?.["FunctionName"]).toEqual({ Ref: workerFnId() });
+    expect(m?.["EventSourceArn"]).toEqual(queueArn());
+    expect(m?.["BatchSize"]).toBe(10);
+    expect(m?.["FunctionResponseTypes"]).toEqual(["ReportBatchItemFailures"]);
+  });
+
+  it("runs the worker on Node.js 24, arm64, with the configuration loadConfig() requires and the queue URL", () => {
+    const props = resources[workerFnId()]?.Properties;
+    expect(props?.["Runtime"]).toBe("nodejs24.x");
+    expect(props?.["Architectures"]).toEqual(["arm64"]);
+    const env = (props?.["Environment"] as { Variables: Record<string, unknown> }).Variables;
+    expect(env["TABLE_NAME"]).toEqual({ Ref: logicalId(stack.table.node.defaultChild) });
+    expect(env["ADMIN_API_KEY_SECRET_ARN"]).toEqual({ Ref: logicalId(stack.adminKey.node.defaultChild) });
+    expect(env["EVENTS_QUEUE_URL"]).toEqual({ Ref: queueId() });
+    expect(env["ADMIN_API_KEY"]).toBeUndefined();
+    expect(env["NODE_OPTIONS"]).toContain("--enable-source-maps");
+  });
+
+  it("lets only the worker receive and delete events, from the events queue only", () => {
+    for (const action of ["sqs:ReceiveMessage", "sqs:DeleteMessage"]) {
+      const holders = ofType("AWS::IAM::Role").filter(([id]) => statementsOf(id).some((st) => asArray(st.Action).includes(action)));
+      expect(holders.map(([id]) => id), action).toEqual([workerRoleId()]);
+      for (const st of statementsOf(workerRoleId()).filter((x) => asArray(x.Action).includes(action))) {
+        expect(asArray(st.Resource), action).toEqual([queueArn()]);
+      }
+      // Nor through a policy attached elsewhere.
+      expect(allStatements().filter((st) => asArray(st.Action).includes(action)), action).toHaveLength(1);
+    }
+  });
+
+  it("grants the worker the table actions on the table and no access to the admin key", () => {
+    const statements = statementsOf(workerRoleId());
+    const dynamo = statements.filter((st) => asArray(st.Action).some((a) => a.startsWith("dynamodb:")));
+    expect(dynamo).toHaveLength(1);
+    expect([...asArray(dynamo[0]!.Action)].sort()).toEqual(EXPECTED_TABLE_ACTIONS);
+    expect(asArray(dynamo[0]!.Resource)).toEqual([{ "Fn::GetAtt": [logicalId(stack.table.node.defaultChild), "Arn"] }]);
+    expect(actionsOf(statements).filter((a) => a.startsWith("secretsmanager:"))).toEqual([]);
+  });
+
+  it("alarms as soon as one message sits in the DLQ, and on any worker error", () => {
+    const alarms = ofType("AWS::CloudWatch::Alarm").map(([, r]) => r.Properties as Json);
+    const dlq = alarms.filter(
+      (a) =>
+        a["Namespace"] === "AWS/SQS" &&
+        a["MetricName"] === "ApproximateNumberOfMessagesVisible" &&
+        JSON.stringify(a["Dimensions"]) === JSON.stringify([{ Name: "QueueName", Value: { "Fn::GetAtt": [dlqId(), "QueueName"] } }]),
+    );
+    expect(dlq).toHaveLength(1);
+    expect(dlq[0]!["Threshold"]).toBe(1);
+    expect(dlq[0]!["ComparisonOperator"]).toBe("GreaterThanOrEqualToThreshold");
+    const errors = alarms.filter(
+      (a) =>
+        a["MetricName"] === "Errors" &&
+        JSON.stringify(a["Dimensions"]) === JSON.stringify([{ Name: "FunctionName", Value: { Ref: workerFnId() } }]),
+    );
+    expect(errors).toHaveLength(1);
+  });
+
+  it("outputs the events queue URL", () => {
+    const outputs = template.toJSON()["Outputs"] as Record<string, { Value: unknown }>;
+    expect(outputs["EventsQueueUrl"]?.Value).toEqual({ Ref: queueId() });
   });
 });

@@ -1,0 +1,116 @@
+import { keys, type Key } from "../keys.js";
+import { EMAIL_ACTION_KEYS, type Counters, type EnrollmentCounters, type JourneyRollup } from "./stats.js";
+import { queryBetween, type Item } from "./owned.js";
+import type { Window } from "./window.js";
+
+/**
+ * Statistics reads. Every read is a key lookup or one key-range query over rollups
+ * kept current at ingest time (shared/domain/ingest.ts), so the number of calls
+ * never grows with the number of journeys, actions, days or ISPs.
+ */
+
+export function countersOf(item: Item | undefined): Counters {
+  const out: Counters = {};
+  if (!item) return out;
+  for (const k of EMAIL_ACTION_KEYS) {
+    const v = item[k];
+    if (typeof v === "number" && v !== 0) out[k] = v;
+  }
+  return out;
+}
+
+export function enrollmentOf(counters: Item | undefined, enrollment: Item | undefined): EnrollmentCounters {
+  return {
+    ActiveSubscribers: Number(enrollment?.["ActiveSubscribers"] ?? 0),
+    TotalSubscribers: Number(enrollment?.["TotalSubscribers"] ?? 0),
+    TotalEnrolledLifetime: Number(enrollment?.["TotalEnrolledLifetime"] ?? 0),
+    LastTriggeredAt: typeof enrollment?.["LastTriggeredAt"] === "string" ? enrollment["LastTriggeredAt"] : null,
+    LastActivityAt: typeof counters?.["LastActivityAt"] === "string" ? counters["LastActivityAt"] : null,
+  };
+}
+
+/** Adds counters into `into`. */
+export function addInto(into: Counters, more: Counters): Counters {
+  for (const [k, v] of Object.entries(more) as [keyof Counters, number][]) into[k] = (into[k] ?? 0) + v;
+  return into;
+}
+
+/** The keys journey.get reads alongside the tree chunks (one BatchGet for all of them). */
+export function journeyLifetimeKeys(userId: number, journeyId: number): Key[] {
+  return [keys.journeyLifetime(userId, journeyId), keys.journeyEnrollment(userId, journeyId)];
+}
+
+/**
+ * Per-day rows of one journey and of its actions over a window: one query of the
+ * journey's partition, `D#<start>` to `D#<end>#~`.
+ */
+export async function journeyDays(
+  userId: number,
+  journeyId: number,
+  window: Window,
+): Promise<{ journey: Map<string, Counters>; actions: Map<number, Map<string, Counters>> }> {
+  const items = await queryBetween(keys.journeyPartition(userId, journeyId), `D#${window.start}`, `D#${window.end}#~`);
+  const journey = new Map<string, Counters>();
+  const actions = new Map<number, Map<string, Counters>>();
+  for (const item of items) {
+    const date = String(item["Date"]);
+    if (String(item["SK"]).endsWith("#J")) journey.set(date, countersOf(item));
+    else {
+      const aid = Number(item["ActionID"]);
+      (actions.get(aid) ?? actions.set(aid, new Map()).get(aid)!).set(date, countersOf(item));
+    }
+  }
+  return { journey, actions };
+}
+
+/**
+ * Per-ISP daily rows over a window, one range query: journey × ISP rows, or
+ * action × ISP rows (of one action, or of all with `allActions`).
+ */
+export async function ispDays(
+  userId: number,
+  journeyId: number,
+  window: Window,
+  scope: { actionId?: number; allActions?: boolean },
+): Promise<Item[]> {
+  const perAction = scope.actionId !== undefined || scope.allActions === true;
+  const prefix = perAction ? "IA#" : "IJ#";
+  const items = await queryBetween(keys.journeyPartition(userId, journeyId), `${prefix}${window.start}`, `${prefix}${window.end}#~`);
+  return scope.actionId === undefined ? items : items.filter((i) => Number(i["ActionID"]) === scope.actionId);
+}
+
+/**
+ * Every journey's lifetime and enrollment rollups, and every journey's days in a
+ * window, for a whole account: two range queries of the user's stats partition,
+ * whatever the number of journeys.
+ */
+export async function accountRollups(
+  userId: number,
+  window: Window | undefined,
+): Promise<Map<number, JourneyRollup>> {
+  const pk = keys.userStats(userId);
+  const [lifetimes, days] = await Promise.all([
+    queryBetween(pk, "JL#", "JL#~"),
+    window ? queryBetween(pk, `JD#${window.start}`, `JD#${window.end}#~`) : Promise.resolve([] as Item[]),
+  ]);
+  const out = new Map<number, JourneyRollup>();
+  const rollup = (jid: number) => {
+    let r = out.get(jid);
+    if (!r) out.set(jid, (r = { lifetime: {}, daily: new Map(), enrollment: enrollmentOf(undefined, undefined) }));
+    return r;
+  };
+  const counterItems = new Map<number, Item>();
+  const enrollmentItems = new Map<number, Item>();
+  for (const item of lifetimes) {
+    const jid = Number(item["JourneyID"]);
+    if (String(item["SK"]).endsWith("#C")) counterItems.set(jid, item);
+    else enrollmentItems.set(jid, item);
+  }
+  for (const jid of new Set([...counterItems.keys(), ...enrollmentItems.keys()])) {
+    const r = rollup(jid);
+    r.lifetime = countersOf(counterItems.get(jid));
+    r.enrollment = enrollmentOf(counterItems.get(jid), enrollmentItems.get(jid));
+  }
+  for (const item of days) rollup(Number(item["JourneyID"])).daily.set(String(item["Date"]), countersOf(item));
+  return out;
+}
