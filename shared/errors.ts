@@ -21,6 +21,8 @@ export class CommandError extends Error {
     readonly kind: ErrorKind = "validation",
     /** Extra response headers, e.g. Retry-After on 429. */
     readonly headers: Record<string, string> = {},
+    /** Extra body fields some references show on errors (SkippedJourneys). */
+    readonly extra: Record<string, unknown> = {},
   ) {
     super(message);
     this.name = "CommandError";

@@ -1,6 +1,7 @@
 import * as z from "zod/mini";
 import { defineCommand, userOf } from "../command.js";
 import { ingestEvents } from "../domain/ingest.js";
+import { enrollmentCommands } from "./enrollment.js";
 import { field, fail, toJsonValue } from "../params.js";
 
 /** journey.events.ingest (CONTRACT §7): the HTTP door to the ingest core the events queue also uses. */
@@ -28,4 +29,4 @@ export const eventsIngest = defineCommand({
   },
 });
 
-export const eventCommands = [eventsIngest];
+export const eventCommands = [eventsIngest, ...enrollmentCommands];

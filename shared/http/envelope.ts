@@ -38,7 +38,7 @@ export function errorBody(err: CommandError, shape: ErrorShape = "default"): Rec
     body["ErrorCode"] = [{ Code: err.code, Message: err.message }];
   }
   body["Errors"] = [{ Code: err.code, Message: err.message }];
-  return body;
+  return { ...body, ...err.extra };
 }
 
 export const internalError = () => new CommandError(HARD.internal, "Internal error", "hard");

@@ -299,7 +299,6 @@ describe("the events queue", () => {
     const dlqName = policy.deadLetterTargetArn.split(":").pop()!;
     const { QueueUrl: dlqUrl } = await aws.sqs().send(new GetQueueUrlCommand({ QueueName: dlqName }));
     const marker = randomUUID();
-    vi.spyOn(console, "error").mockImplementation(() => undefined);
 
     await aws.sqs().send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: `{"not": "a user" ${marker}` }));
     const found = await until(
