@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { createUser, firstError, outcome, type TestUser } from "../support/api.js";
-import { DAYS, eventSet, statsJourney, type Fixture } from "../support/event-set.js";
+import { ALL_TIME, BY_DAY, DAYS, eventSet, statsJourney, zero, type Fixture } from "../support/event-set.js";
 
 /**
  * Exact numbers for the fixed event set of test/support/event-set.ts, worked out
@@ -8,20 +8,6 @@ import { DAYS, eventSet, statsJourney, type Fixture } from "../support/event-set
  */
 const [D1, D2, D3] = DAYS;
 const WINDOW = { StartDate: D1, EndDate: D3 };
-
-const zero = {
-  SendCount: 0, DeliveryCount: 0, OpenCount: 0, ClickCount: 0, ConversionCount: 0, BrowserViewCount: 0,
-  ForwardCount: 0, BounceCount: 0, UnsubscribeCount: 0, SpamComplaintCount: 0, TotalRevenue: 0,
-};
-const ALL_TIME = {
-  SendCount: 8, DeliveryCount: 4, OpenCount: 3, ClickCount: 1, ConversionCount: 1, BrowserViewCount: 1,
-  ForwardCount: 1, BounceCount: 2, UnsubscribeCount: 1, SpamComplaintCount: 1, TotalRevenue: 24.99,
-};
-const BY_DAY = [
-  { Date: D1, ...zero, SendCount: 5, DeliveryCount: 4, BounceCount: 1, OpenCount: 1, BrowserViewCount: 1 },
-  { Date: D2, ...zero, SendCount: 3, BounceCount: 1, OpenCount: 1, ClickCount: 1, ConversionCount: 1, ForwardCount: 1, TotalRevenue: 19.99 },
-  { Date: D3, ...zero, OpenCount: 1, UnsubscribeCount: 1, SpamComplaintCount: 1, TotalRevenue: 5 },
-];
 
 let user: TestUser;
 let f: Fixture;

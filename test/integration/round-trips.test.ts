@@ -4,57 +4,94 @@ import { countingCalls, invoke, loadHandler, type Handler } from "../support/in-
 
 /**
  * DESIGN.md's round-trip budget is a count, so it is asserted: each read makes the
- * same number of DynamoDB calls for a small account and a large one.
+ * same number of DynamoDB calls for a small account and a large one (many
+ * journeys, many actions, many days, many ISPs). Seeding goes through the domain
+ * code in-process, against the same DynamoDB Local.
  */
-async function seedAccount(user: TestUser, journeys: number, sendsPerJourney: number) {
+interface Seeded {
+  user: TestUser;
+  /** A journey with `actions` SendEmail actions and events over `days` days. */
+  busy: { journeyId: number; actionIds: number[] };
+}
+
+async function seedAccount(journeys: number, actions: number, days: number, isps: number): Promise<Seeded> {
+  const user = await createUser();
   const { createJourney: create, changeStatus } = await import("../../shared/domain/journeys.js");
   const { replaceTree } = await import("../../shared/domain/journey-tree.js");
   const { createEmail } = await import("../../shared/domain/emails.js");
   const { nextIds } = await import("../../shared/domain/ids.js");
+  const { ingestEvents } = await import("../../shared/domain/ingest.js");
   const emailId = await createEmail(user.userId, { EmailName: "E", Subject: "S", HTMLContent: "", PlainContent: "" });
   const now = new Date();
-  const ids = await nextIds("Action", journeys * sendsPerJourney);
-  let next = ids;
+  const blank = {
+    Trigger: "Manual" as const, TriggerParameters: {}, Notes: "", Trigger_Criteria: [], Run_Criteria: [],
+    Run_Criteria_Operator: "and" as const, Rate_Limit_Per_Hour: 0, Rate_Limit_Per_Day: 0,
+  };
+  const sendEmail = (ActionID: number, OrderNo: number) => ({
+    ActionID, Action: "SendEmail" as const, ActionParameters: { EmailID: emailId, SenderDomainID: 0 },
+    Published: true, Notes: "", ParentActionID: 0, Branch: "" as const, OrderNo,
+  });
+  const events: Record<string, unknown>[] = [];
+  let busy: Seeded["busy"] | undefined;
   for (let j = 0; j < journeys; j++) {
-    const journey = await create(
-      user.userId,
-      {
-        JourneyName: `J${j}`, Trigger: "Manual", TriggerParameters: {}, Notes: "", Trigger_Criteria: [], Run_Criteria: [],
-        Run_Criteria_Operator: "and", Rate_Limit_Per_Hour: 0, Rate_Limit_Per_Day: 0,
-      },
-      now,
-    );
-    const tree = Array.from({ length: sendsPerJourney }, (_, i) => ({
-      ActionID: next++, Action: "SendEmail" as const, ActionParameters: { EmailID: emailId, SenderDomainID: 0 },
-      Published: true, Notes: "", ParentActionID: 0, Branch: "" as const, OrderNo: i + 1,
-    }));
-    await replaceTree(user.userId, journey, tree, now);
+    const width = j === 0 ? actions : 1;
+    const first = await nextIds("Action", width);
+    const ids = Array.from({ length: width }, (_, i) => first + i);
+    const journey = await create(user.userId, { JourneyName: `J${j}`, ...blank }, now);
+    await replaceTree(user.userId, journey, ids.map((id, i) => sendEmail(id, i + 1)), now);
     await changeStatus(user.userId, journey.JourneyID, "Enabled", now);
+    if (j === 0) busy = { journeyId: journey.JourneyID, actionIds: ids };
+    const spread = j === 0 ? Math.max(days, width) : 1;
+    for (let k = 0; k < spread; k++) {
+      const day = new Date(Date.UTC(2026, 0, 1 + (k % days))).toISOString().slice(0, 10);
+      events.push({
+        EventID: `${j}-${k}`, Type: "Sent", JourneyID: journey.JourneyID, ActionID: ids[k % width],
+        SubscriberID: k + 1, EmailAddress: `s${k}@isp${k % isps}.example`, OccurredAt: `${day} 12:00:00`,
+      });
+    }
   }
+  for (let i = 0; i < events.length; i += 500) await ingestEvents(user.userId, events.slice(i, i + 500), now);
+  return { user, busy: busy! };
 }
 
 describe("round-trip budget", () => {
-  let actions: Handler;
-  let small: TestUser;
-  let large: TestUser;
+  let handlers: Record<string, Handler>;
+  let small: Seeded;
+  let large: Seeded;
   beforeAll(async () => {
-    actions = await loadHandler("actions");
-    [small, large] = await Promise.all([createUser(), createUser()]);
-    await Promise.all([seedAccount(small, 5, 2), seedAccount(large, 200, 3)]);
-  }, 180_000);
-
-  it("journey.sendemailactions makes the same number of calls (at most 3) for 5 and for 200 journeys", async () => {
-    const counter = await countingCalls();
-    const measure = async (user: TestUser, expected: number) => {
-      counter.reset();
-      const res = await invoke(actions, user.apiKey, "GET", "/api/v1/journey.sendemailactions");
-      expect(res.status).toBe(200);
-      expect((res.body["Actions"] as unknown[]).length).toBe(expected);
-      return counter.count();
+    handlers = {
+      actions: await loadHandler("actions"),
+      journeys: await loadHandler("journeys"),
+      stats: await loadHandler("stats"),
     };
-    const few = await measure(small, 10);
-    const many = await measure(large, 600);
-    expect(few).toBeLessThanOrEqual(3);
-    expect(many).toBe(few);
+    small = await seedAccount(5, 2, 2, 1);
+    large = await seedAccount(500, 100, 60, 12);
+  }, 300_000);
+
+  const WINDOW = { StartDate: "2026-01-01", EndDate: "2026-03-01" };
+  const reads: [string, keyof typeof handlers, string, number, (s: Seeded) => Record<string, string | number>][] = [
+    ["journey.get", "journeys", "/api/v1/journey", 4, (s) => ({ JourneyID: s.busy.journeyId, ...WINDOW, IncludeActivityCounters: 1 })],
+    ["journey.get (EmailID + ISP)", "journeys", "/api/v1/journey", 4, (s) => ({ JourneyID: s.busy.journeyId, ...WINDOW, EmailID: s.busy.actionIds[0]!, ISP: "isp0.example" })],
+    ["journey.list", "journeys", "/api/v1/journeys", 4, () => ({ StatsStartDate: WINDOW.StartDate, StatsEndDate: WINDOW.EndDate, IncludeActivityCounters: 1 })],
+    ["journey.sendemailactions", "actions", "/api/v1/journey.sendemailactions", 3, () => ({})],
+    ["journey.stats.byisp", "stats", "/api/v1/journey.stats.byisp", 3, (s) => ({ JourneyID: s.busy.journeyId, ...WINDOW })],
+    ["journey.stats.byisp (EmailID)", "stats", "/api/v1/journey.stats.byisp", 3, (s) => ({ JourneyID: s.busy.journeyId, ...WINDOW, EmailID: s.busy.actionIds[0]! })],
+    ["journey.stats.byaction", "stats", "/api/v1/journey.stats.byaction", 3, (s) => ({ JourneyID: s.busy.journeyId, ...WINDOW })],
+    ["journey.stats.byaction (ISP)", "stats", "/api/v1/journey.stats.byaction", 3, (s) => ({ JourneyID: s.busy.journeyId, ...WINDOW, ISP: "isp1.example" })],
+    ["account.journey.benchmark", "stats", "/api/v1/account.journey.benchmark", 3, () => WINDOW],
+  ];
+
+  it.each(reads)("%s makes the same number of calls for a small and a large account, within its budget", async (_name, group, path, budget, query) => {
+    const counter = await countingCalls();
+    const measure = async (s: Seeded) => {
+      counter.reset();
+      const res = await invoke(handlers[group]!, s.user.apiKey, "GET", path, query(s));
+      expect(res.status, JSON.stringify(res.body).slice(0, 300)).toBe(200);
+      return counter.names();
+    };
+    const few = await measure(small);
+    const many = await measure(large);
+    expect(few.length).toBeLessThanOrEqual(budget);
+    expect(many).toEqual(few);
   });
 });

@@ -9,6 +9,22 @@ import type { TestUser } from "./api.js";
 export const DAYS = ["2026-03-01", "2026-03-02", "2026-03-03"] as const;
 const [D1, D2, D3] = DAYS;
 
+/** What the set adds up to (CONTRACT §7), worked out by hand. */
+export const zero = {
+  SendCount: 0, DeliveryCount: 0, OpenCount: 0, ClickCount: 0, ConversionCount: 0, BrowserViewCount: 0,
+  ForwardCount: 0, BounceCount: 0, UnsubscribeCount: 0, SpamComplaintCount: 0, TotalRevenue: 0,
+};
+export const ALL_TIME = {
+  SendCount: 8, DeliveryCount: 4, OpenCount: 3, ClickCount: 1, ConversionCount: 1, BrowserViewCount: 1,
+  ForwardCount: 1, BounceCount: 2, UnsubscribeCount: 1, SpamComplaintCount: 1, TotalRevenue: 24.99,
+};
+export const BY_DAY = [
+  { Date: D1, ...zero, SendCount: 5, DeliveryCount: 4, BounceCount: 1, OpenCount: 1, BrowserViewCount: 1 },
+  { Date: D2, ...zero, SendCount: 3, BounceCount: 1, OpenCount: 1, ClickCount: 1, ConversionCount: 1, ForwardCount: 1, TotalRevenue: 19.99 },
+  { Date: D3, ...zero, OpenCount: 1, UnsubscribeCount: 1, SpamComplaintCount: 1, TotalRevenue: 5 },
+];
+
+
 const address: Record<number, string> = {
   1: "ann@gmail.com",
   2: "bob@GMAIL.com",
