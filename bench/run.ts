@@ -1,8 +1,11 @@
 import { mkdir, rename, writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { benchBundles } from "./bundles.js";
+import { benchIngest } from "./ingest.js";
+import { benchListLatency } from "./list-latency.js";
 import { describeMachine, machineInfo } from "./machine.js";
 import { markdownTable, textTable, type Section, type SectionDef } from "./section.js";
+import { lazyStack } from "./stack-context.js";
 
 /**
  * The benchmark runner. Sections run in order, one at a time, because they time
@@ -10,7 +13,14 @@ import { markdownTable, textTable, type Section, type SectionDef } from "./secti
  * result, not an error: the exit code turns non-zero only when a section could
  * not be measured at all.
  */
-const SECTIONS: SectionDef[] = [{ id: "bundles", run: benchBundles }];
+/** One local stack (in memory) for every section that talks to the service, started after the bundles. */
+const stack = lazyStack();
+
+const SECTIONS: SectionDef[] = [
+  { id: "bundles", run: benchBundles },
+  { id: "ingest", run: async () => benchIngest(await stack.get()) },
+  { id: "list-latency", run: async () => benchListLatency(await stack.get()) },
+];
 
 const RESULTS = new URL("./results/", import.meta.url);
 
@@ -39,19 +49,23 @@ async function main(): Promise<void> {
 
   const sections: Section[] = [];
   const failed: { id: string; error: string }[] = [];
-  for (const def of SECTIONS) {
-    console.log(`\n[${def.id}] running…`);
-    try {
-      const s = await def.run();
-      sections.push(s);
-      console.log(`\n## ${s.title}\n\n${textTable(s)}`);
-      if (s.notes.length) console.log("\n" + s.notes.join("\n"));
-      if (s.details?.length) console.log("\n" + s.details.join("\n"));
-    } catch (err) {
-      const error = err instanceof Error ? (err.stack ?? err.message) : String(err);
-      failed.push({ id: def.id, error });
-      console.error(`\n[${def.id}] could not be measured:\n${error}`);
+  try {
+    for (const def of SECTIONS) {
+      console.log(`\n[${def.id}] running…`);
+      try {
+        const s = await def.run();
+        sections.push(s);
+        console.log(`\n## ${s.title}\n\n${textTable(s)}`);
+        if (s.notes.length) console.log("\n" + s.notes.join("\n"));
+        if (s.details?.length) console.log("\n" + s.details.join("\n"));
+      } catch (err) {
+        const error = err instanceof Error ? (err.stack ?? err.message) : String(err);
+        failed.push({ id: def.id, error });
+        console.error(`\n[${def.id}] could not be measured:\n${error}`);
+      }
     }
+  } finally {
+    await stack.stop();
   }
 
   await mkdir(RESULTS, { recursive: true });

@@ -11,7 +11,7 @@ export type Scope = "user" | "admin" | "none";
 export type HttpMethod = "GET" | "POST" | "PATCH" | "DELETE";
 
 /** One Lambda per endpoint group. `legacy` (the /api.php dispatcher) is not a group commands join. */
-export const GROUPS = ["health", "auth", "admin", "reference", "journeys", "actions", "events", "stats"] as const;
+export const GROUPS = ["health", "auth", "admin", "reference", "journeys", "actions", "events", "stats", "exports"] as const;
 export type Group = (typeof GROUPS)[number];
 
 export type Caller =

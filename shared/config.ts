@@ -32,6 +32,11 @@ const schema = z.object({
   S3_ENDPOINT: optionalUrl,
   /** The events queue; only its producers and the local stack need the URL, so it is optional. */
   EVENTS_QUEUE_URL: optionalUrl,
+  /** CSV exports: the job queue, the bucket, how long a claim lasts and how many tries a job gets. */
+  EXPORTS_QUEUE_URL: optionalUrl,
+  EXPORTS_BUCKET: z.optional(z.string().check(z.minLength(1))),
+  EXPORT_LEASE_SECONDS: envInt(330, 1),
+  EXPORT_MAX_ATTEMPTS: envInt(3, 1),
   /** Plain admin key (local). On AWS the key lives in Secrets Manager instead. */
   ADMIN_API_KEY: z.optional(z.string().check(z.minLength(16))),
   ADMIN_API_KEY_SECRET_ARN: z.optional(z.string().check(z.minLength(1))),

@@ -19,11 +19,13 @@ export const PREFIX = {
   customField: "CF#",
   tag: "T#",
   subscriber: "S#",
+  /** CSV export jobs. */
+  export: "X#",
   /** Email bodies live apart from their names so listing emails never reads HTML. */
   emailBody: "EB#",
 } as const;
 
-export type OwnedKind = "journey" | "list" | "email" | "customField" | "tag" | "subscriber";
+export type OwnedKind = "journey" | "list" | "email" | "customField" | "tag" | "subscriber" | "export";
 
 export const keys = {
   /** Global atomic counter behind one kind of integer ID. */
@@ -122,6 +124,9 @@ export const keys = {
   suppression: (userId: number, subscriberId: number): Key => ({ PK: userPk(userId), SK: `SUP#${pad(subscriberId)}` }),
   /** Exactly-once marker of an ingested EventID (unique per user). */
   eventMarker: (userId: number, eventIdDigest: string): Key => ({ PK: `EVT#${userId}#${eventIdDigest}`, SK: "EVT" }),
+
+  /** Where a finished export lives: scoped to its user and job. */
+  exportObject: (userId: number, exportId: number): string => `exports/${userId}/${exportId}/journey-export-${exportId}.csv`,
 
   emailBody: (userId: number, emailId: number): Key => ({ PK: userPk(userId), SK: PREFIX.emailBody + pad(emailId) }),
 

@@ -4,6 +4,7 @@ import { adminCommands } from "./commands/admin.js";
 import { authCommands } from "./commands/auth.js";
 import { cloneCommands } from "./commands/clone.js";
 import { eventCommands } from "./commands/events.js";
+import { exportCommands } from "./commands/exports.js";
 import { healthCommands } from "./commands/health.js";
 import { journeyCommands } from "./commands/journeys.js";
 import { referenceCommands } from "./commands/reference.js";
@@ -25,6 +26,7 @@ export const commands: readonly CommandDef[] = [
   ...actionCommands,
   ...eventCommands,
   ...statsCommands,
+  ...exportCommands,
 ] as readonly CommandDef[];
 
 export function commandsOf(group: Group): CommandDef[] {

@@ -30,6 +30,9 @@ export interface LocalStack {
 
 /** Long enough for a batch on a busy DynamoDB Local to finish before its messages reappear. */
 const LOCAL_VISIBILITY_TIMEOUT_SECONDS = 5;
+const LOCAL_EXPORT_VISIBILITY_SECONDS = 6;
+const LOCAL_EXPORT_LEASE_SECONDS = 3;
+const LOCAL_EXPORT_ATTEMPTS = 3;
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -60,6 +63,18 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       },
     });
 
+    // Exports: a queue whose DLQ takes a job after EXPORT_MAX_ATTEMPTS deliveries, and
+    // a bucket. Visibility outlasts the worker's lease so a crashed claim is re-claimed
+    // on the next delivery; the lease is short so that takes seconds, not minutes.
+    const exportsDlq = fauxqs.createQueue("journey-exports-dlq");
+    const exportsQueue = fauxqs.createQueue("journey-exports", {
+      attributes: {
+        VisibilityTimeout: String(LOCAL_EXPORT_VISIBILITY_SECONDS),
+        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: exportsDlq.queueArn, maxReceiveCount: LOCAL_EXPORT_ATTEMPTS }),
+      },
+    });
+    const bucket = fauxqs.createBucket("journey-exports").bucketName;
+
     const adminKey = opts.adminKey ?? randomBytes(24).toString("base64url");
     const tableName = opts.tableName ?? "journey-api";
     const env: Record<string, string> = {
@@ -71,6 +86,10 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       SQS_ENDPOINT: fauxqs.address,
       S3_ENDPOINT: fauxqs.address,
       EVENTS_QUEUE_URL: eventsQueue.queueUrl,
+      EXPORTS_QUEUE_URL: exportsQueue.queueUrl,
+      EXPORTS_BUCKET: bucket,
+      EXPORT_LEASE_SECONDS: String(LOCAL_EXPORT_LEASE_SECONDS),
+      EXPORT_MAX_ATTEMPTS: String(LOCAL_EXPORT_ATTEMPTS),
       ADMIN_API_KEY: adminKey,
       RATE_LIMIT_PER_MINUTE: String(opts.rateLimitPerMinute ?? 100),
       SESSION_TTL_SECONDS: String(opts.sessionTtlSeconds ?? 86400),
@@ -92,6 +111,22 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       region: env["AWS_REGION"]!,
     });
     stops.unshift(() => eventsWorker.stop());
+    const pollerBase = { endpoint: fauxqs.address, region: env["AWS_REGION"]! };
+    const exportWorker = startPoller({
+      ...pollerBase,
+      name: "journey-api-export-worker",
+      queueUrl: exportsQueue.queueUrl,
+      handlerModule: new URL("../../functions/export-worker/index.ts", import.meta.url).href,
+      batchSize: 1,
+    });
+    const exportDlq = startPoller({
+      ...pollerBase,
+      name: "journey-api-export-dlq",
+      queueUrl: exportsDlq.queueUrl,
+      handlerModule: new URL("../../functions/export-dlq/index.ts", import.meta.url).href,
+      batchSize: 10,
+    });
+    stops.unshift(() => exportWorker.stop(), () => exportDlq.stop());
 
     return {
       url: gateway.url,

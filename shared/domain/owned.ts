@@ -15,6 +15,7 @@ const ID_KIND: Record<OwnedKind, IdKind> = {
   customField: "CustomField",
   tag: "Tag",
   subscriber: "Subscriber",
+  export: "Export",
 };
 
 export type Item = Record<string, unknown>;
@@ -40,6 +41,23 @@ export async function getOwned(kind: OwnedKind, userId: number, id: number): Pro
 export async function listOwned(kind: OwnedKind, userId: number): Promise<Item[]> {
   const { PK, prefix } = keys.ownedPrefix(kind, userId);
   return queryByPrefix(PK, prefix);
+}
+
+/** The pages of a key-range query, one at a time: for readers whose memory must not grow with the data. */
+export async function* queryPages(pk: string, from: string, to: string): AsyncGenerator<Item[]> {
+  let start: Record<string, unknown> | undefined;
+  do {
+    const out = await ddb().send(
+      new QueryCommand({
+        TableName: tableName(),
+        KeyConditionExpression: "PK = :pk AND SK BETWEEN :a AND :b",
+        ExpressionAttributeValues: { ":pk": pk, ":a": from, ":b": to },
+        ExclusiveStartKey: start,
+      }),
+    );
+    yield out.Items ?? [];
+    start = out.LastEvaluatedKey;
+  } while (start);
 }
 
 /** Every item of a partition whose sort key lies in [from, to], paging through DynamoDB's 1 MB limit. */

@@ -1,0 +1,321 @@
+import { GetQueueAttributesCommand, SendMessageBatchCommand, SQSClient } from "@aws-sdk/client-sqs";
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { benchDocClient, countedEvents } from "./counters.js";
+import { createBenchUser, dayAgo, seedJourneys, type BenchUser, type SeededJourney } from "./seed.js";
+import type { Section } from "./section.js";
+import type { BenchContext } from "./stack-context.js";
+import { eachLimited, envInt, prng, round2 } from "./stats.js";
+import { describeTx, traceTransactions, type TxStats } from "./tx-trace.js";
+
+/**
+ * Ingest throughput through both doors of the one ingest core, side by side:
+ * `POST /api/v1/journey.events` (500-event batches from a few concurrent
+ * clients) and the events queue (SendMessageBatch of 10-event messages, consumed
+ * by the local event source mapping and the real events worker). The same event
+ * mix goes through each, for two users with identical journeys.
+ */
+const HTTP_BATCH = 500;
+const HTTP_CLIENTS = 4;
+const MESSAGE_EVENTS = 10;
+const QUEUE_SENDERS = 4;
+const JOURNEYS = 6;
+const ACTIONS_PER_JOURNEY = 2;
+const ISPS = ["gmail.com", "yahoo.com", "outlook.com"] as const;
+const DAYS = 3;
+/** Warm-up subscribers are apart from the measured ones, so that no measured unique event is a repeat. */
+const WARM_SUBSCRIBERS = 10_000_000;
+/** The queue is declared stalled, and the measurement abandoned, after this long without progress. */
+const STALL_MS = 60_000;
+
+type Event = Record<string, unknown>;
+
+/**
+ * A subscriber's funnel on one SendEmail action: Sent, mostly Delivered, some
+ * Opened, fewer Clicked, a few Converted (with revenue). Every event is the first
+ * of its kind for its subscriber and action, so each one adds exactly one to a
+ * delivery counter: the rollups' sum is the number of events counted.
+ * Subscribers' events stay together, in order, in one HTTP batch and one message.
+ */
+function eventMix(total: number, journeys: SeededJourney[], prefix: string, firstSubscriber = 1): Event[][] {
+  const rand = prng(20260101);
+  const days = Array.from({ length: DAYS }, (_, i) => dayAgo(DAYS - i));
+  const groups: Event[][] = [];
+  let n = 0;
+  for (let s = firstSubscriber; n < total; s++) {
+    const j = journeys[Math.floor(rand() * journeys.length)]!;
+    const actionId = j.actionIds[Math.floor(rand() * j.actionIds.length)]!;
+    const email = `sub${s}@${ISPS[s % ISPS.length]}`;
+    const d = Math.floor(rand() * DAYS);
+    const later = () => (rand() < 0.3 ? Math.min(d + 1, DAYS - 1) : d);
+    const at = (day: number, minute: number) =>
+      `${days[day]} ${String(8 + (s % 12)).padStart(2, "0")}:${String(minute).padStart(2, "0")}:${String(s % 60).padStart(2, "0")}`;
+    const ev = (Type: string, day: number, minute: number, extra: Event = {}): Event => ({
+      EventID: `${prefix}-${s}-${Type}`,
+      Type,
+      JourneyID: j.journeyId,
+      ActionID: actionId,
+      SubscriberID: s,
+      EmailAddress: email,
+      OccurredAt: at(day, minute),
+      ...extra,
+    });
+    const group: Event[] = [ev("Sent", d, 0)];
+    if (rand() < 0.92) {
+      group.push(ev("Delivered", d, 1));
+      if (rand() < 0.45) {
+        const openDay = later();
+        group.push(ev("Opened", openDay, 10));
+        if (rand() < 0.35) {
+          group.push(ev("Clicked", openDay, 11));
+          if (rand() < 0.3) group.push(ev("Converted", openDay, 20, { Amount: 500 + Math.floor(rand() * 9500) }));
+        }
+      }
+    }
+    const take = group.slice(0, total - n);
+    groups.push(take);
+    n += take.length;
+  }
+  return groups;
+}
+
+/** Whole subscriber groups into batches of at most `size` events. */
+function pack(groups: Event[][], size: number): Event[][] {
+  const out: Event[][] = [];
+  let cur: Event[] = [];
+  for (const g of groups) {
+    if (cur.length + g.length > size) {
+      out.push(cur);
+      cur = [];
+    }
+    cur.push(...g);
+  }
+  if (cur.length) out.push(cur);
+  return out;
+}
+
+interface PathResult {
+  path: "http" | "queue";
+  events: number;
+  calls: number;
+  concurrency: number;
+  wallMs: number;
+  eventsPerSecond: number;
+  /** Queue only: how long the sends took, the rest is draining. */
+  sendMs?: number;
+  skipped?: string;
+  error?: string;
+  tx?: TxStats;
+}
+
+async function postEvents(ctx: BenchContext, user: BenchUser, events: Event[]): Promise<{ accepted: number; duplicates: number; rejected: unknown[] }> {
+  const res = await fetch(new URL("/api/v1/journey.events", ctx.url), {
+    method: "POST",
+    headers: { "content-type": "application/json", APIKey: user.apiKey },
+    body: JSON.stringify({ Events: events }),
+  });
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`journey.events answered ${res.status}: ${text.slice(0, 300)}`);
+  const body = JSON.parse(text) as { Accepted: number; Duplicates: number; Rejected: unknown[] };
+  return { accepted: body.Accepted, duplicates: body.Duplicates, rejected: body.Rejected };
+}
+
+type Tracer = Awaited<ReturnType<typeof traceTransactions>>;
+
+async function viaHttp(ctx: BenchContext, doc: DynamoDBDocumentClient, user: BenchUser, journeys: SeededJourney[], total: number, tracer: Tracer): Promise<PathResult> {
+  // Warm-up: the handler module, its clients and the connection pools, uncounted.
+  await postEvents(ctx, user, eventMix(50, journeys, "warm", WARM_SUBSCRIBERS).flat());
+  const table = ctx.env["TABLE_NAME"]!;
+  const before = await countedEvents(doc, table, user.userId);
+
+  const batches = pack(eventMix(total, journeys, "ev"), HTTP_BATCH);
+  let accepted = 0;
+  const rejected: unknown[] = [];
+  tracer.reset();
+  const t0 = performance.now();
+  await eachLimited(batches, HTTP_CLIENTS, async (batch) => {
+    const r = await postEvents(ctx, user, batch);
+    accepted += r.accepted;
+    rejected.push(...r.rejected);
+  });
+  const wallMs = performance.now() - t0;
+  const tx = tracer.stats();
+
+  // The command applies every event before it answers; the rollups must already agree.
+  const counted = (await countedEvents(doc, table, user.userId)) - before;
+  if (rejected.length > 0) throw new Error(`HTTP ingest rejected ${rejected.length} events, first: ${JSON.stringify(rejected[0])}`);
+  if (accepted !== total || counted !== total) throw new Error(`HTTP ingest: ${total} sent, ${accepted} accepted, ${counted} counted`);
+  return { path: "http", events: total, calls: batches.length, concurrency: HTTP_CLIENTS, wallMs, eventsPerSecond: total / (wallMs / 1000), tx };
+}
+
+async function queueDepth(sqs: SQSClient, queueUrl: string): Promise<number> {
+  const { Attributes: a = {} } = await sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: queueUrl,
+      AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"],
+    }),
+  );
+  return (
+    Number(a["ApproximateNumberOfMessages"] ?? 0) +
+    Number(a["ApproximateNumberOfMessagesNotVisible"] ?? 0) +
+    Number(a["ApproximateNumberOfMessagesDelayed"] ?? 0)
+  );
+}
+
+async function sendMessages(sqs: SQSClient, queueUrl: string, userId: number, messages: Event[][]): Promise<number> {
+  const calls: Event[][][] = [];
+  for (let i = 0; i < messages.length; i += 10) calls.push(messages.slice(i, i + 10));
+  await eachLimited(calls, QUEUE_SENDERS, async (entries) => {
+    const out = await sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: entries.map((events, i) => ({
+          Id: String(i),
+          MessageBody: JSON.stringify(events),
+          MessageAttributes: { UserID: { DataType: "Number", StringValue: String(userId) } },
+        })),
+      }),
+    );
+    if (out.Failed?.length) throw new Error(`SendMessageBatch failed for ${out.Failed.length} entries: ${JSON.stringify(out.Failed[0])}`);
+  });
+  return calls.length;
+}
+
+/** Polls until `expected` events are counted and the queue holds nothing, or until it stops making progress. */
+async function drain(sqs: SQSClient, queueUrl: string, doc: DynamoDBDocumentClient, table: string, userId: number, expected: number): Promise<void> {
+  let last = -1;
+  let lastProgress = performance.now();
+  for (;;) {
+    const counted = await countedEvents(doc, table, userId);
+    if (counted >= expected && (await queueDepth(sqs, queueUrl)) === 0) return;
+    if (counted !== last) {
+      last = counted;
+      lastProgress = performance.now();
+    } else if (performance.now() - lastProgress > STALL_MS) {
+      throw new Error(`the queue stopped making progress: ${counted} of ${expected} events counted, ${await queueDepth(sqs, queueUrl)} messages left`);
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+async function viaQueue(ctx: BenchContext, doc: DynamoDBDocumentClient, user: BenchUser, journeys: SeededJourney[], total: number, tracer: Tracer): Promise<PathResult> {
+  const queueUrl = ctx.env["EVENTS_QUEUE_URL"]!;
+  const table = ctx.env["TABLE_NAME"]!;
+  const sqs = new SQSClient({
+    region: ctx.env["AWS_REGION"] ?? "us-east-1",
+    endpoint: ctx.env["SQS_ENDPOINT"],
+    credentials: { accessKeyId: "local", secretAccessKey: "local" },
+  });
+  try {
+    // Warm-up: the worker module and the poller's first receive, uncounted.
+    const warm = pack(eventMix(50, journeys, "warm", WARM_SUBSCRIBERS), MESSAGE_EVENTS);
+    const base = await countedEvents(doc, table, user.userId);
+    await sendMessages(sqs, queueUrl, user.userId, warm);
+    await drain(sqs, queueUrl, doc, table, user.userId, base + warm.flat().length);
+    const before = await countedEvents(doc, table, user.userId);
+
+    const messages = pack(eventMix(total, journeys, "ev"), MESSAGE_EVENTS);
+    tracer.reset();
+    const t0 = performance.now();
+    const calls = await sendMessages(sqs, queueUrl, user.userId, messages);
+    const sendMs = performance.now() - t0;
+    await drain(sqs, queueUrl, doc, table, user.userId, before + total);
+    const wallMs = performance.now() - t0;
+    const tx = tracer.stats();
+    const counted = (await countedEvents(doc, table, user.userId)) - before;
+    if (counted !== total) throw new Error(`queue ingest: ${total} sent, ${counted} counted`);
+    return {
+      path: "queue",
+      events: total,
+      calls,
+      concurrency: QUEUE_SENDERS,
+      wallMs,
+      sendMs,
+      eventsPerSecond: total / (wallMs / 1000),
+      tx,
+    };
+  } finally {
+    sqs.destroy();
+  }
+}
+
+export async function benchIngest(ctx: BenchContext): Promise<Section> {
+  const total = envInt("BENCH_EVENTS", 5_000);
+  const doc = benchDocClient(ctx);
+  const tracer = await traceTransactions();
+  try {
+    const [httpUser, queueUser] = [await createBenchUser(), await createBenchUser()];
+    const [httpJourneys, queueJourneys] = [
+      await seedJourneys(httpUser.userId, JOURNEYS, ACTIONS_PER_JOURNEY),
+      await seedJourneys(queueUser.userId, JOURNEYS, ACTIONS_PER_JOURNEY),
+    ];
+
+    const http = await viaHttp(ctx, doc, httpUser, httpJourneys, total, tracer);
+    let queue: PathResult;
+    if (!ctx.env["EVENTS_QUEUE_URL"]) {
+      queue = { path: "queue", events: 0, calls: 0, concurrency: 0, wallMs: 0, eventsPerSecond: 0, skipped: "no events queue" };
+    } else {
+      try {
+        queue = await viaQueue(ctx, doc, queueUser, queueJourneys, total, tracer);
+      } catch (err) {
+        queue = { path: "queue", events: total, calls: 0, concurrency: QUEUE_SENDERS, wallMs: 0, eventsPerSecond: 0, error: err instanceof Error ? err.message : String(err) };
+      }
+    }
+
+    const mix = new Map<string, number>();
+    for (const e of eventMix(total, httpJourneys, "ev").flat()) mix.set(String(e["Type"]), (mix.get(String(e["Type"])) ?? 0) + 1);
+    const httpCalls = `${http.calls} POST × ≤${HTTP_BATCH} events`;
+    const rows: string[][] = [
+      ["HTTP POST /api/v1/journey.events", String(http.events), httpCalls, `${http.concurrency} clients`, (http.wallMs / 1000).toFixed(2), http.eventsPerSecond.toFixed(0)],
+    ];
+    if (queue.skipped) rows.push(["events queue → worker", "—", "—", "—", "—", `skipped: ${queue.skipped}`]);
+    else if (queue.error) rows.push(["events queue → worker", String(queue.events), "—", "—", "—", "not measured (see notes)"]);
+    else
+      rows.push([
+        "events queue → worker",
+        String(queue.events),
+        `${queue.calls} SendMessageBatch × 10 msgs × ≤${MESSAGE_EVENTS} events`,
+        `${queue.concurrency} senders, 1 poller`,
+        (queue.wallMs / 1000).toFixed(2),
+        queue.eventsPerSecond.toFixed(0),
+      ]);
+
+    const notes = [
+      `Event mix (${total} events, seeded PRNG, identical for both paths): ${[...mix].map(([t, c]) => `${t} ${c}`).join(", ")}; ` +
+        `${JOURNEYS} journeys × ${ACTIONS_PER_JOURNEY} SendEmail actions, ${ISPS.length} ISPs, ${DAYS} days, one user per path, each subscriber's events together and in order.`,
+      "HTTP: wall time from the first POST to the last response; the command applies every event before answering, and the lifetime rollups are checked to count every event.",
+      "Queue: wall time from the first SendMessageBatch until the lifetime rollups count every event and the queue is empty" +
+        (queue.sendMs !== undefined ? ` (the sends themselves took ${(queue.sendMs / 1000).toFixed(2)} s).` : "."),
+      "Queue consumer: the local event source mapping is ONE poller (receive ≤10 messages, invoke the worker, delete, repeat; the worker runs 4 records at a time); on AWS, Lambda scales out pollers and concurrent batches, so this is a one-consumer figure.",
+      "Everything but DynamoDB Local (a Java child process) runs in this one Node process: clients, gateway, handlers, fauxqs, poller.",
+      "One warm-up batch per path (50 events) before timing, not counted.",
+    ];
+    if (queue.error) notes.push(`Queue path could not be measured: ${queue.error}`);
+    const details = ["Transactions behind the figures (a middleware on the handlers' DynamoDB client, during the timed part only):"];
+    if (http.tx) details.push(describeTx("HTTP", http.events, http.tx));
+    if (queue.tx) details.push(describeTx("queue", queue.events, queue.tx));
+
+    return {
+      id: "ingest",
+      title: `Ingest throughput: HTTP vs events queue (${total} events each)`,
+      columns: ["path", "events", "calls", "concurrency", "wall s", "events/s"],
+      align: ["l", "r", "l", "l", "r", "r"],
+      rows,
+      notes,
+      details,
+      data: {
+        total,
+        mix: Object.fromEntries(mix),
+        http: { ...http, wallMs: round2(http.wallMs), eventsPerSecond: round2(http.eventsPerSecond) },
+        queue: {
+          ...queue,
+          wallMs: round2(queue.wallMs),
+          eventsPerSecond: round2(queue.eventsPerSecond),
+          ...(queue.sendMs !== undefined ? { sendMs: round2(queue.sendMs) } : {}),
+        },
+      },
+    };
+  } finally {
+    tracer.stop();
+    doc.destroy();
+  }
+}

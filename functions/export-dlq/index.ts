@@ -1,0 +1,19 @@
+import type { SQSEvent } from "aws-lambda";
+import { loadConfig } from "../../shared/config.js";
+import { failExportJobFinally } from "../../shared/domain/exports.js";
+import { parseExportMessage } from "../../shared/domain/export-job-run.js";
+
+loadConfig();
+
+/**
+ * The exports dead-letter queue's consumer: every delivery of this job failed,
+ * possibly by crashing before it could mark the job, so the job is marked Failed
+ * here. No job stays Pending or Processing forever.
+ */
+export async function handler(event: SQSEvent): Promise<void> {
+  for (const record of event.Records) {
+    const message = parseExportMessage(record.body);
+    if (!message) continue;
+    await failExportJobFinally(message.userId, message.exportId, "The export failed after every retry; please submit it again", new Date());
+  }
+}

@@ -1,0 +1,90 @@
+import { Readable } from "node:stream";
+import { Upload } from "@aws-sdk/lib-storage";
+import { s3 } from "../aws-s3.js";
+import { loadConfig } from "../config.js";
+import { keys } from "../keys.js";
+import { toPositiveInt } from "../params.js";
+import { datesBetween } from "../time.js";
+import { exportLines } from "./export-csv.js";
+import { claimExportJob, completeExportJob, failExportJob, releaseExportJob, renewExportLease } from "./exports.js";
+
+/**
+ * One delivery of an export message: claim, stream the CSV into a multipart
+ * upload, complete. Returns true when the message is done (finished, or nothing
+ * left to do), false to have it delivered again.
+ */
+export interface ExportMessage {
+  userId: number;
+  exportId: number;
+}
+
+export function parseExportMessage(body: string): ExportMessage | undefined {
+  try {
+    const parsed = JSON.parse(body) as Record<string, unknown>;
+    const userId = toPositiveInt(parsed["UserID"]);
+    const exportId = toPositiveInt(parsed["ExportID"]);
+    return userId && exportId ? { userId, exportId } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const PART_SIZE = 5 * 1024 * 1024;
+
+export async function runExport(message: ExportMessage, receiveCount: number, now = () => new Date()): Promise<boolean> {
+  const cfg = loadConfig();
+  const claim = await claimExportJob(message.userId, message.exportId, cfg.EXPORT_LEASE_SECONDS, now());
+  if (!claim.ok) {
+    // Finished or gone: a redelivery has nothing to do. Leased to a live worker: try again later.
+    return claim.job === undefined || claim.job.Status === "Completed" || claim.job.Status === "Failed";
+  }
+  const { job, token } = claim;
+  const options = job.ExportOptions;
+  const window = {
+    start: options.StatsStartDate,
+    end: options.StatsEndDate,
+    dates: datesBetween(options.StatsStartDate, options.StatsEndDate),
+  };
+  let bytes = 0;
+  async function* body() {
+    for await (const line of exportLines(message.userId, options, window)) {
+      const chunk = Buffer.from(line, "utf8");
+      bytes += chunk.length;
+      yield chunk;
+    }
+  }
+  // Renew the lease while streaming: only a worker that stopped renewing can be taken over.
+  const heartbeat = setInterval(() => {
+    renewExportLease(message.userId, message.exportId, token, cfg.EXPORT_LEASE_SECONDS, now()).catch(() => undefined);
+  }, Math.max(500, (cfg.EXPORT_LEASE_SECONDS * 1000) / 3));
+  try {
+    // Parts of 5 MB, two in flight: memory stays at about 10 MB whatever the account's size.
+    const upload = new Upload({
+      client: s3(),
+      queueSize: 2,
+      partSize: PART_SIZE,
+      leavePartsOnError: false,
+      params: {
+        Bucket: cfg.EXPORTS_BUCKET,
+        Key: keys.exportObject(message.userId, message.exportId),
+        Body: Readable.from(body()),
+        ContentType: "text/csv; charset=utf-8",
+        ContentDisposition: `attachment; filename="journey-export-${message.exportId}.csv"`,
+      },
+    });
+    await upload.done();
+    await completeExportJob(message.userId, message.exportId, token, bytes, now());
+    return true;
+  } catch (err) {
+    const reason = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    console.error(JSON.stringify({ level: "error", msg: "export attempt failed", exportId: message.exportId, receiveCount, error: reason }));
+    if (receiveCount >= cfg.EXPORT_MAX_ATTEMPTS) {
+      await failExportJob(message.userId, message.exportId, token, "The export failed; please submit it again", now());
+    } else {
+      await releaseExportJob(message.userId, message.exportId, token, now());
+    }
+    return false;
+  } finally {
+    clearInterval(heartbeat);
+  }
+}
