@@ -30,7 +30,7 @@ export async function traceTransactions(): Promise<{ reset(): void; stats(): TxS
   };
   client.middlewareStack.add(
     (next, context) => async (args) => {
-      if (context.commandName !== "TransactWriteCommand") {
+      if (!String(context.commandName).startsWith("TransactWrite")) {
         s.otherCalls++;
         return next(args);
       }
