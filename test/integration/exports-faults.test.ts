@@ -15,8 +15,8 @@ let exports: typeof import("../../shared/domain/exports.js");
 
 beforeAll(async () => {
   Object.assign(process.env, inject("stackEnv"));
-  ({ handler: worker } = (await import("../../functions/export-worker/index.ts")) as { handler: Worker });
-  ({ handler: dlq } = (await import("../../functions/export-dlq/index.ts")) as { handler: (e: SQSEvent) => Promise<void> });
+  ({ handler: worker } = (await import("../../functions/export-worker/index.js")) as { handler: Worker });
+  ({ handler: dlq } = (await import("../../functions/export-dlq/index.js")) as { handler: (e: SQSEvent) => Promise<void> });
   ({ s3 } = await import("../../shared/aws-s3.js"));
   exports = await import("../../shared/domain/exports.js");
 });
