@@ -47,6 +47,16 @@ export async function traceTransactions(): Promise<{ reset(): void; stats(): TxS
           s.conflicts++;
         } else if (name === "TransactionCanceledException") {
           s.conditions++;
+          if (process.env["BENCH_TX_DEBUG"]) {
+            const items = (args.input as { TransactItems?: Record<string, { ConditionExpression?: string }>[] }).TransactItems ?? [];
+            reasons.forEach((r, i) => {
+              if (r.Code === "ConditionalCheckFailed") {
+                const it = items[i] ?? {};
+                const op = Object.values(it)[0];
+                console.log("guard failed:", op?.ConditionExpression);
+              }
+            });
+          }
         } else {
           s.otherErrors[name] = (s.otherErrors[name] ?? 0) + 1;
         }

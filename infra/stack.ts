@@ -5,6 +5,7 @@ import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import * as iam from "aws-cdk-lib/aws-iam";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
+import * as s3 from "aws-cdk-lib/aws-s3";
 import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import type { Construct } from "constructs";
@@ -62,6 +63,20 @@ export const EVENTS_WORKER_TIMEOUT = Duration.seconds(60);
 export const EVENTS_VISIBILITY_TIMEOUT = Duration.seconds(6 * EVENTS_WORKER_TIMEOUT.toSeconds());
 export const EVENTS_MAX_RECEIVE_COUNT = 5;
 
+/**
+ * Exports run up to 5 minutes (10,000 journeys with their actions). The lease a
+ * worker holds outlasts that, so a live worker is never taken over; the queue's
+ * visibility timeout is 6 times the timeout, so a redelivery only comes after the
+ * lease of a crashed worker has run out. Three tries, then the DLQ consumer marks
+ * the job Failed.
+ */
+export const EXPORT_WORKER_TIMEOUT = Duration.seconds(300);
+export const EXPORT_LEASE_SECONDS = 330;
+export const EXPORT_VISIBILITY_TIMEOUT = Duration.seconds(6 * EXPORT_WORKER_TIMEOUT.toSeconds());
+export const EXPORT_MAX_ATTEMPTS = 3;
+/** Matches ExportJob.ExpiresAt (SubmittedAt + 7 days). */
+export const EXPORT_RETENTION_DAYS = 7;
+
 /** Groups that get their own Lambda: those with a v1 route. The rest are reachable only through /api.php. */
 export function routedGroups(): Group[] {
   return GROUPS.filter((g) => commandsOf(g).some((c) => c.route !== undefined));
@@ -82,6 +97,11 @@ export class JourneyApiStack extends Stack {
   readonly eventsQueue: sqs.Queue;
   readonly eventsDlq: sqs.Queue;
   readonly eventsWorker: ApiFunction;
+  readonly exportsBucket: s3.Bucket;
+  readonly exportsQueue: sqs.Queue;
+  readonly exportsDlq: sqs.Queue;
+  readonly exportWorker: ApiFunction;
+  readonly exportDlqConsumer: ApiFunction;
 
   constructor(scope: Construct, id: string, props: JourneyApiStackProps = {}) {
     super(scope, id, props);
@@ -102,11 +122,37 @@ export class JourneyApiStack extends Stack {
       generateSecretString: { passwordLength: 40, excludePunctuation: true },
     });
 
+    // CSV exports (CONTRACT §9): a private bucket whose objects expire with the job,
+    // a job queue with a DLQ.
+    this.exportsBucket = new s3.Bucket(this, "ExportsBucket", {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      lifecycleRules: [
+        { expiration: Duration.days(EXPORT_RETENTION_DAYS), abortIncompleteMultipartUploadAfter: Duration.days(1) },
+      ],
+    });
+    this.exportsDlq = new sqs.Queue(this, "ExportsDlq", {
+      retentionPeriod: Duration.days(14),
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+    });
+    this.exportsQueue = new sqs.Queue(this, "ExportsQueue", {
+      visibilityTimeout: EXPORT_VISIBILITY_TIMEOUT,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      deadLetterQueue: { queue: this.exportsDlq, maxReceiveCount: EXPORT_MAX_ATTEMPTS },
+    });
+
     const environment = {
       TABLE_NAME: this.table.tableName,
       ADMIN_API_KEY_SECRET_ARN: this.adminKey.secretArn,
       RATE_LIMIT_PER_MINUTE: String(props.rateLimitPerMinute ?? 100),
       SESSION_TTL_SECONDS: String(props.sessionTtlSeconds ?? 86400),
+      EXPORTS_QUEUE_URL: this.exportsQueue.queueUrl,
+      EXPORTS_BUCKET: this.exportsBucket.bucketName,
+      EXPORT_LEASE_SECONDS: String(EXPORT_LEASE_SECONDS),
+      EXPORT_MAX_ATTEMPTS: String(EXPORT_MAX_ATTEMPTS),
     };
 
     const build = (target: Group | "legacy", id: string, served: readonly CommandDef[]): ApiFunction => {
@@ -161,12 +207,45 @@ export class JourneyApiStack extends Stack {
       new SqsEventSource(this.eventsQueue, { batchSize: 10, reportBatchItemFailures: true }),
     );
 
+    // The worker alone writes export files; it reads the same rollups as the stats commands.
+    this.exportWorker = new ApiFunction(this, "ExportWorkerFunction", {
+      target: "export-worker",
+      timeout: EXPORT_WORKER_TIMEOUT,
+      environment,
+    });
+    this.grantFor(this.exportWorker, commandsOf("exports"));
+    // Exact actions (grantPut would add wildcards such as s3:Abort*).
+    this.exportWorker.fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ["s3:PutObject", "s3:AbortMultipartUpload"],
+        resources: [this.exportsBucket.arnForObjects("exports/*")],
+      }),
+    );
+    this.exportWorker.fn.addEventSource(
+      new SqsEventSource(this.exportsQueue, { batchSize: 1, reportBatchItemFailures: true }),
+    );
+    // Whatever reaches the DLQ failed every try, maybe by crashing: its job is marked Failed.
+    this.exportDlqConsumer = new ApiFunction(this, "ExportDlqFunction", { target: "export-dlq", environment });
+    this.grantFor(this.exportDlqConsumer, commandsOf("exports"));
+    this.exportDlqConsumer.fn.addEventSource(new SqsEventSource(this.exportsDlq, { batchSize: 10 }));
+    // Submitting queues a job; downloads are presigned with the function's own role, so
+    // it may read the export objects, and only those.
+    for (const target of ["exports", "legacy"] as const) {
+      const f = this.functions.get(target);
+      if (!f) continue;
+      this.exportsQueue.grantSendMessages(f.fn);
+      f.fn.addToRolePolicy(
+        new iam.PolicyStatement({ actions: ["s3:GetObject"], resources: [this.exportsBucket.arnForObjects("exports/*")] }),
+      );
+    }
+
     this.alarms();
 
     new CfnOutput(this, "ApiUrl", { value: this.httpApi.apiEndpoint });
     // The ARN, not the value: the key is read with `aws secretsmanager get-secret-value`.
     new CfnOutput(this, "AdminApiKeySecretArn", { value: this.adminKey.secretArn });
     new CfnOutput(this, "EventsQueueUrl", { value: this.eventsQueue.queueUrl });
+    new CfnOutput(this, "ExportsBucketName", { value: this.exportsBucket.bucketName });
   }
 
   private grantFor(f: ApiFunction, served: readonly CommandDef[]): void {
@@ -193,7 +272,12 @@ export class JourneyApiStack extends Stack {
       alarmDescription: "The HTTP API answered at least one 5xx in 5 minutes",
       metric: this.httpApi.metricServerError({ period: Duration.minutes(5), statistic: "Sum" }),
     });
-    for (const [target, f] of [...this.functions, ["events-worker", this.eventsWorker] as const]) {
+    const workers = [
+      ["events-worker", this.eventsWorker],
+      ["export-worker", this.exportWorker],
+      ["export-dlq", this.exportDlqConsumer],
+    ] as const;
+    for (const [target, f] of [...this.functions, ...workers]) {
       new cloudwatch.Alarm(this, `${pascal(target)}ErrorsAlarm`, {
         ...common,
         alarmDescription: `The ${target} Lambda failed at least once in 5 minutes`,
@@ -205,6 +289,12 @@ export class JourneyApiStack extends Stack {
       ...common,
       alarmDescription: "Events reached the events DLQ after 5 failed deliveries",
       metric: this.eventsDlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: "Maximum" }),
+    });
+    // The DLQ consumer marks such jobs Failed; the alarm tells operators that exports fail.
+    new cloudwatch.Alarm(this, "ExportsDlqAlarm", {
+      ...common,
+      alarmDescription: "Export jobs reached the exports DLQ after every try failed",
+      metric: this.exportsDlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: "Maximum" }),
     });
   }
 }

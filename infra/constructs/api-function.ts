@@ -25,14 +25,20 @@ export type FunctionEnvironment = Pick<
   Record<keyof Config, string>,
   "TABLE_NAME" | "ADMIN_API_KEY_SECRET_ARN" | "RATE_LIMIT_PER_MINUTE" | "SESSION_TTL_SECONDS"
 > &
-  Partial<Pick<Record<keyof Config, string>, "EVENTS_QUEUE_URL">>;
+  Partial<
+    Pick<
+      Record<keyof Config, string>,
+      "EVENTS_QUEUE_URL" | "EXPORTS_QUEUE_URL" | "EXPORTS_BUCKET" | "EXPORT_LEASE_SECONDS" | "EXPORT_MAX_ATTEMPTS"
+    >
+  >;
 
 /** Queue consumers: Lambdas with an entry point of their own but no registry group, so no routes. */
-export type WorkerTarget = "events-worker";
+export const WORKER_TARGETS = ["events-worker", "export-worker", "export-dlq"] as const;
+export type WorkerTarget = (typeof WORKER_TARGETS)[number];
 
 /** Same layout as the registry's `entryOf`, which knows only groups and the dispatcher. */
 const entryFor = (target: Group | "legacy" | WorkerTarget): string =>
-  target === "events-worker" ? `functions/${target}/index.ts` : entryOf(target);
+  (WORKER_TARGETS as readonly string[]).includes(target) ? `functions/${target}/index.ts` : entryOf(target as Group | "legacy");
 
 /** Typed so that a change of BUNDLE.format fails here rather than bundling the wrong module format. */
 const FORMAT = { esm: OutputFormat.ESM } as const;
@@ -43,6 +49,7 @@ export interface ApiFunctionProps {
   environment: FunctionEnvironment;
   /** 29 s matches API Gateway's integration timeout; running longer could only waste money. */
   timeout?: Duration;
+  memorySize?: number;
 }
 
 /**
@@ -66,7 +73,7 @@ export class ApiFunction extends Construct {
       depsLockFilePath: path.resolve(REPO_ROOT, "package-lock.json"),
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
-      memorySize: 512,
+      memorySize: props.memorySize ?? 512,
       timeout: props.timeout ?? Duration.seconds(29),
       logGroup,
       environment: {
