@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createJourney, createUser, firstError, outcome, seedReferences, type TestUser } from "../support/api.js";
+import { createJourney, createUser, firstError, outcome, seedReferences, treeOf, type TestUser } from "../support/api.js";
 
 type Action = Record<string, unknown> & { ActionID: string; Action: string; ActionParameters: Record<string, unknown> };
 
@@ -90,7 +90,7 @@ describe("journey.actions.update", () => {
     expect(byType["AddTag"]!["ParentActionID"]).toBe(decisionId);
     expect(byType["Wait"]!["ParentActionID"]).toBe(0);
     // journey.get returns the very same list.
-    expect((await user.get("/api/v1/journey", { JourneyID: id })).body["Actions"]).toEqual(actions);
+    expect(treeOf((await user.get("/api/v1/journey", { JourneyID: id })).body)).toEqual(actions);
   });
 
   it("keeps resent ActionIDs, creates null ones and deletes the ones left out", async () => {
@@ -209,7 +209,7 @@ describe("journey.actions.update", () => {
     const tree = (tag: string) => Array.from({ length: 30 }, (_, i) => ({ Action: "Debug", DebugMessage: `${tag}-${i}` }));
     const results = await Promise.all(["a", "b", "c", "d"].map((t) => update(user, id, tree(t))));
     expect(results.every((r) => r.status === 200)).toBe(true);
-    const final = (await user.get("/api/v1/journey", { JourneyID: id })).body["Actions"] as Action[];
+    const final = treeOf((await user.get("/api/v1/journey", { JourneyID: id })).body) as Action[];
     expect(final).toHaveLength(30);
     const tags = new Set(final.map((a) => String(a.ActionParameters["DebugMessage"]).split("-")[0]));
     expect(tags.size).toBe(1);
@@ -235,7 +235,7 @@ describe("journey.actions.update", () => {
     expect((res.body["Actions"] as Action[])[0]!.Action).toBe("ExitThisJourney");
     const empty = await update(user, id, []);
     expect(empty.body["Actions"]).toEqual([]);
-    expect((await user.get("/api/v1/journey", { JourneyID: id })).body["Actions"]).toEqual([]);
+    expect(treeOf((await user.get("/api/v1/journey", { JourneyID: id })).body)).toEqual([]);
   });
 
   it("hides a journey's tree from other users (404/5)", async () => {
@@ -243,7 +243,7 @@ describe("journey.actions.update", () => {
     await update(user, id, [{ Action: "ExitThisJourney" }]);
     const stranger = await createUser();
     expect(outcome(await update(stranger, id, []))).toEqual([404, 5]);
-    expect((await user.get("/api/v1/journey", { JourneyID: id })).body["Actions"]).toHaveLength(1);
+    expect(treeOf((await user.get("/api/v1/journey", { JourneyID: id })).body)).toHaveLength(1);
   });
 });
 
@@ -265,7 +265,7 @@ describe("journey.actions.published", () => {
       JourneyName: "Tree",
       Actions: [{ ActionID: actions[0]!.ActionID, Published: "true" }, { ActionID: actions[1]!.ActionID, Published: "false" }],
     });
-    const got = (await user.get("/api/v1/journey", { JourneyID: id })).body["Actions"] as Action[];
+    const got = treeOf((await user.get("/api/v1/journey", { JourneyID: id })).body) as Action[];
     expect(got.map((a) => a["Published"])).toEqual([true, false]);
     expect(got.map((a) => a.ActionID)).toEqual(actions.map((a) => a.ActionID));
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { adminKey, createJourney, createUser, firstError, http, outcome, seedReferences, type TestUser } from "../support/api.js";
+import { adminKey, createJourney, createUser, firstError, http, outcome, seedReferences, treeOf, type TestUser } from "../support/api.js";
 
 type Action = Record<string, unknown> & { ActionID: string; ParentActionID: number };
 
@@ -70,11 +70,11 @@ describe("journey.clone", () => {
     const oldIds = new Set(src.actions.map((a) => a.ActionID));
     expect(actions.every((a) => !oldIds.has(a.ActionID))).toBe(true);
     const got = await user.get("/api/v1/journey", { JourneyID: journey["JourneyID"] });
-    expect(got.body["Actions"]).toEqual(actions);
+    expect(treeOf(got.body)).toEqual(actions);
     expect((got.body["JourneyStats"] as Record<string, unknown>)["TotalSubscribers"]).toBe(0);
     // The source is untouched.
     const source = await user.get("/api/v1/journey", { JourneyID: src.id });
-    expect(source.body["Actions"]).toEqual(src.actions);
+    expect(treeOf(source.body)).toEqual(src.actions);
     expect(source.body["Status"]).toBe("Enabled");
   });
 
@@ -115,7 +115,7 @@ describe("journeys.clone", () => {
     expect(cloned.map((c) => c.SourceJourneyID)).toEqual([src.id, plain]);
     const copy = await user.get("/api/v1/journey", { JourneyID: cloned[0]!.NewJourneyID });
     expect(copy.body).toMatchObject({ JourneyName: "Source - backup", Status: "Disabled", Notes: "src notes" });
-    expect(shape(copy.body["Actions"] as Action[])).toEqual(shape(src.actions));
+    expect(shape(treeOf(copy.body) as Action[])).toEqual(shape(src.actions));
     const second = await user.post("/api/v1/journeys.clone", { JourneyIDs: String(plain) });
     const newId = (second.body["ClonedJourneys"] as { NewJourneyID: number }[])[0]!.NewJourneyID;
     expect((await user.get("/api/v1/journey", { JourneyID: newId })).body["JourneyName"]).toBe("Plain (copy)");
@@ -146,7 +146,7 @@ describe("journey.copytouser (admin)", () => {
     const newId = Number(res.body["JourneyID"]);
     const got = await target.get("/api/v1/journey", { JourneyID: newId });
     expect(got.body).toMatchObject({ JourneyName: "Copy of Source", Trigger: "Manual", TriggerParameters: {}, Status: "Disabled" });
-    const actions = got.body["Actions"] as Action[];
+    const actions = treeOf(got.body) as Action[];
     expect(actions.map((a) => a["Action"])).toEqual(src.actions.map((a) => a["Action"]));
     const sendEmails = actions.filter((a) => a["Action"] === "SendEmail");
     expect(sendEmails.every((a) => (a["ActionParameters"] as Record<string, unknown>)["EmailID"] === emails[0]!.NewEmailID)).toBe(true);
@@ -159,7 +159,7 @@ describe("journey.copytouser (admin)", () => {
     const resave = await target.patch("/api/v1/journey.actions", { JourneyID: newId, Actions: rebuild(actions) });
     expect(resave.status).toBe(200);
     // Nothing changed for the source user.
-    expect((await source.get("/api/v1/journey", { JourneyID: src.id })).body["Actions"]).toEqual(src.actions);
+    expect(treeOf((await source.get("/api/v1/journey", { JourneyID: src.id })).body)).toEqual(src.actions);
   });
 
   it("uses NewJourneyName when given", async () => {

@@ -116,3 +116,8 @@ export async function createJourney(user: TestUser, params: Params = {}): Promis
   if (res.status !== 200) throw new Error(`journey.create failed: ${res.status} ${res.text}`);
   return Number(res.body["JourneyID"]);
 }
+
+/** journey.get's Actions without the per-SendEmail statistics, to compare with a tree as saved. */
+export function treeOf(body: Record<string, unknown>): Record<string, unknown>[] {
+  return ((body["Actions"] as Record<string, unknown>[]) ?? []).map(({ Stats: _s, DailyStats: _d, Revenue: _r, DaysRevenue: _dr, ...action }) => action);
+}
