@@ -187,14 +187,24 @@ export async function ingestEvents(userId: number, rawEvents: unknown[], now = n
     accepted.push(v);
   }
 
+  // Markers already written are duplicates for sure: one BatchGet spares each of them
+  // a failing transaction (redeliveries are mostly duplicates). The transaction's
+  // own marker condition still decides every race.
+  const known = await batchGet(accepted.map(({ e }) => keys.eventMarker(userId, sha256Hex(e.EventID))));
+  let duplicates = 0;
+  const fresh = accepted.filter(({ e }) => {
+    const seen = known.has(keyId(keys.eventMarker(userId, sha256Hex(e.EventID))));
+    if (seen) duplicates++;
+    return !seen;
+  });
+
   // Apply: sequential per (journey, subscriber), parallel across them.
   const lanes = new Map<string, IngestEvent[]>();
-  for (const { e } of accepted) {
+  for (const { e } of fresh) {
     const lane = `${e.JourneyID}#${e.SubscriberID}`;
     (lanes.get(lane) ?? lanes.set(lane, []).get(lane)!).push(e);
   }
   let applied = 0;
-  let duplicates = 0;
   const queue = [...lanes.values()];
   const workers = Array.from({ length: Math.min(8, queue.length) }, async () => {
     for (let lane = queue.shift(); lane; lane = queue.shift()) {

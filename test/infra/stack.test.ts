@@ -3,7 +3,8 @@ import { Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
 import { GROUPS, type Group } from "../../shared/command.js";
 import { commands, commandsOf } from "../../shared/registry.js";
-import { EVENTS_WORKER_TIMEOUT, JourneyApiStack } from "../../infra/stack.js";
+import type { ApiFunction } from "../../infra/constructs/api-function.js";
+import { EVENTS_WORKER_TIMEOUT, EXPORT_WORKER_TIMEOUT, JourneyApiStack } from "../../infra/stack.js";
 
 /**
  * Assertions on the synthesized CloudFormation, not on the constructs: the template
@@ -39,8 +40,16 @@ let resources: Record<string, Resource>;
 const logicalId = (el: unknown): string => Stack.of(stack).getLogicalId(el as CfnElement);
 const fnId = (t: Target): string => logicalId(stack.functions.get(t)?.fn.node.defaultChild);
 const roleId = (t: Target): string => logicalId(stack.functions.get(t)?.fn.role?.node.defaultChild);
-const workerFnId = (): string => logicalId(stack.eventsWorker.fn.node.defaultChild);
-const workerRoleId = (): string => logicalId(stack.eventsWorker.fn.role?.node.defaultChild);
+const fnOf = (f: ApiFunction): string => logicalId(f.fn.node.defaultChild);
+const roleOf = (f: ApiFunction): string => logicalId(f.fn.role?.node.defaultChild);
+const workerFnId = (): string => fnOf(stack.eventsWorker);
+const workerRoleId = (): string => roleOf(stack.eventsWorker);
+/** The queue consumers: no route, each with an entry point of its own. */
+const workers = (): ApiFunction[] => [stack.eventsWorker, stack.exportWorker, stack.exportDlqConsumer];
+/** Every Lambda the stack is meant to build, by logical ID. */
+const allFnIds = (): string[] => [...targets.map(fnId), ...workers().map(fnOf)];
+const queueArnOf = (q: { node: { defaultChild?: unknown } }) => ({ "Fn::GetAtt": [logicalId(q.node.defaultChild), "Arn"] });
+const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
 const ofType = (type: string): [string, Resource][] => Object.entries(resources).filter(([, r]) => r.Type === type);
 const asArray = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
@@ -82,6 +91,25 @@ function allStatements(): Statement[] {
 }
 
 const actionsOf = (statements: Statement[]): string[] => statements.flatMap((s) => asArray(s.Action));
+
+/** Whether an IAM action pattern (case-insensitive, `*` and `?` wildcards) covers an action. */
+function actionCovers(pattern: string, action: string): boolean {
+  const body = [...pattern].map((c) => (c === "*" ? ".*" : c === "?" ? "." : c.replace(/[.+^${}()|[\]\\]/g, "\\$&"))).join("");
+  return new RegExp(`^${body}$`, "i").test(action);
+}
+
+/** Whether a statement allows an action (on any resource, or on `resource` or `*`). */
+function allows(st: Statement, action: string, resource?: unknown): boolean {
+  if (st.Effect !== "Allow" || !asArray(st.Action).some((p) => actionCovers(p, action))) return false;
+  return resource === undefined || asArray(st.Resource).some((r) => r === "*" || same(r, resource));
+}
+
+/** The roles that may perform an action (anywhere, or on `resource`), sorted. */
+const rolesAllowing = (action: string, resource?: unknown): string[] =>
+  ofType("AWS::IAM::Role")
+    .map(([id]) => id)
+    .filter((id) => statementsOf(id).some((st) => allows(st, action, resource)))
+    .sort();
 
 /** Which function a route's target integration invokes. */
 function functionBehind(routeKey: string): string | undefined {
@@ -142,24 +170,30 @@ describe("HTTP API routes", () => {
 });
 
 describe("Lambda functions", () => {
-  it("builds exactly one function per routed group plus the dispatcher", () => {
+  it("builds exactly one function per routed group plus the dispatcher, and the three queue workers", () => {
     expect([...stack.functions.keys()].sort()).toEqual([...targets].sort());
-    // Plus the events worker, which serves the queue rather than a route.
-    expect(ofType("AWS::Lambda::Function")).toHaveLength(targets.length + 1);
+    // The events worker, the export worker and the exports DLQ consumer serve queues rather than routes.
+    const ids = allFnIds();
+    expect(new Set(ids).size).toBe(targets.length + 3);
+    expect(ofType("AWS::Lambda::Function").map(([id]) => id).sort()).toEqual([...ids].sort());
   });
 
-  it("runs every function on Node.js 24, arm64, 512 MB and 29 s with source maps", () => {
+  it("runs every function on Node.js 24, arm64, 512 MB with source maps, and 29 s unless it is a long-running worker", () => {
+    // Only the two workers that do long batches run past API Gateway's 29 s; the exports
+    // DLQ consumer only marks jobs Failed and keeps the default.
+    const longRunning = new Map([
+      [workerFnId(), EVENTS_WORKER_TIMEOUT.toSeconds()],
+      [fnOf(stack.exportWorker), EXPORT_WORKER_TIMEOUT.toSeconds()],
+    ]);
+    expect([...longRunning.values()]).toEqual([60, 300]);
     // CDK's own helpers (log retention, custom resources) would not be ours to configure.
-    // The events worker has its own timeout; the events queue tests cover it.
-    const ours = ofType("AWS::Lambda::Function").filter(
-      ([id]) => !/^(LogRetention|CustomResource|AWS679f53fac)/.test(id) && id !== workerFnId(),
-    );
-    expect(ours.length).toBe(targets.length);
+    const ours = ofType("AWS::Lambda::Function").filter(([id]) => !/^(LogRetention|CustomResource|AWS679f53fac)/.test(id));
+    expect(ours.map(([id]) => id).sort()).toEqual([...allFnIds()].sort());
     for (const [id, r] of ours) {
       expect(r.Properties?.["Runtime"], id).toBe("nodejs24.x");
       expect(r.Properties?.["Architectures"], id).toEqual(["arm64"]);
       expect(r.Properties?.["MemorySize"], id).toBe(512);
-      expect(r.Properties?.["Timeout"], id).toBe(29);
+      expect(r.Properties?.["Timeout"], id).toBe(longRunning.get(id) ?? 29);
       const env = (r.Properties?.["Environment"] as { Variables: Record<string, unknown> }).Variables;
       expect(env["NODE_OPTIONS"], id).toContain("--enable-source-maps");
     }
@@ -180,15 +214,15 @@ describe("Lambda functions", () => {
     }
   });
 
-  it("logs every function to its own log group kept for one month", () => {
+  it("logs every function, workers included, to its own log group kept for one month", () => {
     const groups = new Set<string>();
-    for (const t of targets) {
-      const ref = (resources[fnId(t)]?.Properties?.["LoggingConfig"] as { LogGroup: { Ref: string } }).LogGroup.Ref;
-      expect(resources[ref]?.Type, t).toBe("AWS::Logs::LogGroup");
-      expect(resources[ref]?.Properties?.["RetentionInDays"], t).toBe(30);
+    for (const id of allFnIds()) {
+      const ref = (resources[id]?.Properties?.["LoggingConfig"] as { LogGroup: { Ref: string } }).LogGroup.Ref;
+      expect(resources[ref]?.Type, id).toBe("AWS::Logs::LogGroup");
+      expect(resources[ref]?.Properties?.["RetentionInDays"], id).toBe(30);
       groups.add(ref);
     }
-    expect(groups.size).toBe(targets.length);
+    expect(groups.size).toBe(allFnIds().length);
   });
 });
 
@@ -227,6 +261,7 @@ describe("physical names", () => {
       "AWS::CloudWatch::Alarm": "AlarmName",
       "AWS::SecretsManager::Secret": "Name",
       "AWS::SQS::Queue": "QueueName",
+      "AWS::S3::Bucket": "BucketName",
     };
     for (const [id, r] of Object.entries(resources)) {
       const key = owned[r.Type];
@@ -263,7 +298,10 @@ describe("least privilege", () => {
     expect(actions.length).toBeGreaterThan(0);
     expect(actions).not.toContain("dynamodb:*");
     expect(actions).not.toContain("*");
-    expect(actions.filter((a) => a.includes("*"))).toEqual([]);
+    expect(actions.filter((a) => a.includes("*") || a.includes("?"))).toEqual([]);
+    // NotAction / NotResource would grant everything but the listed: a wildcard by another name.
+    const inverted = allStatements().filter((st) => "NotAction" in st || "NotResource" in st);
+    expect(inverted).toEqual([]);
   });
 
   it("lets only functions that serve admin commands read the admin key", () => {
@@ -318,17 +356,18 @@ describe("alarms", () => {
     expect(firesOnFirst(fivexx[0]!)).toBe(true);
   });
 
-  it("alarms on errors of every function within 5 minutes", () => {
-    for (const t of targets) {
-      const fn = { Ref: fnId(t) };
+  it("alarms on errors of every function, workers included, within 5 minutes", () => {
+    expect(allFnIds()).toHaveLength(targets.length + 3);
+    for (const id of allFnIds()) {
+      const fn = { Ref: id };
       const errors = alarms().filter(
         (a) =>
           a["Namespace"] === "AWS/Lambda" &&
           a["MetricName"] === "Errors" &&
           JSON.stringify(a["Dimensions"]) === JSON.stringify([{ Name: "FunctionName", Value: fn }]),
       );
-      expect(errors, t).toHaveLength(1);
-      expect(firesOnFirst(errors[0]!), t).toBe(true);
+      expect(errors, id).toHaveLength(1);
+      expect(firesOnFirst(errors[0]!), id).toBe(true);
     }
   });
 });
@@ -342,9 +381,12 @@ describe("events queue", () => {
     const queue = resources[queueId()]?.Properties;
     expect(queue?.["RedrivePolicy"]).toEqual({ deadLetterTargetArn: { "Fn::GetAtt": [dlqId(), "Arn"] }, maxReceiveCount: 5 });
     expect(resources[dlqId()]?.Properties?.["MessageRetentionPeriod"]).toBe(14 * 24 * 3600);
-    // The DLQ is a dead end: it must not redrive anywhere itself.
+    // The DLQ is a dead end: it must not redrive anywhere itself, nor collect another queue's failures.
     expect(resources[dlqId()]?.Properties?.["RedrivePolicy"]).toBeUndefined();
-    expect(ofType("AWS::SQS::Queue")).toHaveLength(2);
+    const feeding = ofType("AWS::SQS::Queue").filter(([, q]) =>
+      same((q.Properties?.["RedrivePolicy"] as Json | undefined)?.["deadLetterTargetArn"], { "Fn::GetAtt": [dlqId(), "Arn"] }),
+    );
+    expect(feeding.map(([id]) => id)).toEqual([queueId()]);
   });
 
   it("hides a received message longer than the worker may run (6 times its timeout)", () => {
@@ -374,8 +416,11 @@ describe("events queue", () => {
   });
 
   it("feeds only the worker, in batches of 10, with partial batch responses", () => {
-    const mappings = ofType("AWS::Lambda::EventSourceMapping");
+    const mappings = ofType("AWS::Lambda::EventSourceMapping").filter(([, r]) => same(r.Properties?.["EventSourceArn"], queueArn()));
     expect(mappings).toHaveLength(1);
+    // Nor does the worker consume any other queue.
+    const ofWorker = ofType("AWS::Lambda::EventSourceMapping").filter(([, r]) => same(r.Properties?.["FunctionName"], { Ref: workerFnId() }));
+    expect(ofWorker).toHaveLength(1);
     const m = mappings[0]![1].Properties;
     expect(m?.["FunctionName"]).toEqual({ Ref: workerFnId() });
     expect(m?.["EventSourceArn"]).toEqual(queueArn());
@@ -397,13 +442,12 @@ describe("events queue", () => {
 
   it("lets only the worker receive and delete events, from the events queue only", () => {
     for (const action of ["sqs:ReceiveMessage", "sqs:DeleteMessage"]) {
-      const holders = ofType("AWS::IAM::Role").filter(([id]) => statementsOf(id).some((st) => asArray(st.Action).includes(action)));
-      expect(holders.map(([id]) => id), action).toEqual([workerRoleId()]);
-      for (const st of statementsOf(workerRoleId()).filter((x) => asArray(x.Action).includes(action))) {
-        expect(asArray(st.Resource), action).toEqual([queueArn()]);
-      }
+      expect(rolesAllowing(action, queueArn()), action).toEqual([workerRoleId()]);
+      const granted = statementsOf(workerRoleId()).filter((x) => allows(x, action));
+      expect(granted, action).toHaveLength(1);
+      for (const st of granted) expect(asArray(st.Resource), action).toEqual([queueArn()]);
       // Nor through a policy attached elsewhere.
-      expect(allStatements().filter((st) => asArray(st.Action).includes(action)), action).toHaveLength(1);
+      expect(allStatements().filter((st) => allows(st, action, queueArn())), action).toHaveLength(1);
     }
   });
 
@@ -438,5 +482,291 @@ describe("events queue", () => {
   it("outputs the events queue URL", () => {
     const outputs = template.toJSON()["Outputs"] as Record<string, { Value: unknown }>;
     expect(outputs["EventsQueueUrl"]?.Value).toEqual({ Ref: queueId() });
+  });
+});
+
+describe("queues and their consumers", () => {
+  it("declares exactly the events and exports queues and their DLQs", () => {
+    const expected = [stack.eventsQueue, stack.eventsDlq, stack.exportsQueue, stack.exportsDlq].map((q) => logicalId(q.node.defaultChild));
+    expect(ofType("AWS::SQS::Queue").map(([id]) => id).sort()).toEqual([...expected].sort());
+  });
+
+  it("connects each queue to one consumer: events → events worker, exports → export worker, exports DLQ → DLQ consumer", () => {
+    const pairs = ofType("AWS::Lambda::EventSourceMapping")
+      .map(([, r]) => JSON.stringify([r.Properties?.["EventSourceArn"], r.Properties?.["FunctionName"]]))
+      .sort();
+    const expected = [
+      [queueArnOf(stack.eventsQueue), { Ref: fnOf(stack.eventsWorker) }],
+      [queueArnOf(stack.exportsQueue), { Ref: fnOf(stack.exportWorker) }],
+      [queueArnOf(stack.exportsDlq), { Ref: fnOf(stack.exportDlqConsumer) }],
+    ]
+      .map((p) => JSON.stringify(p))
+      .sort();
+    // The events DLQ has no consumer: its messages wait for a manual redrive.
+    expect(pairs).toEqual(expected);
+  });
+
+  it("grants receive and delete only to the three consumers, each on its own queue", () => {
+    const consumers: [ApiFunction, unknown][] = [
+      [stack.eventsWorker, queueArnOf(stack.eventsQueue)],
+      [stack.exportWorker, queueArnOf(stack.exportsQueue)],
+      [stack.exportDlqConsumer, queueArnOf(stack.exportsDlq)],
+    ];
+    for (const action of ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"]) {
+      expect(rolesAllowing(action), action).toEqual(consumers.map(([f]) => roleOf(f)).sort());
+      for (const [f, arn] of consumers) {
+        const granted = statementsOf(roleOf(f)).filter((st) => allows(st, action));
+        expect(granted.flatMap((st) => asArray(st.Resource)), `${roleOf(f)} ${action}`).toEqual([arn]);
+      }
+      // Nor through a policy attached elsewhere.
+      expect(allStatements().filter((st) => allows(st, action)), action).toHaveLength(consumers.length);
+    }
+  });
+});
+
+describe("exports bucket", () => {
+  const bucketId = () => logicalId(stack.exportsBucket.node.defaultChild);
+  const bucket = () => resources[bucketId()]!;
+  const bucketArn = () => ({ "Fn::GetAtt": [bucketId(), "Arn"] });
+  const bucketPolicyStatements = (): Json[] =>
+    ofType("AWS::S3::BucketPolicy")
+      .filter(([, p]) => same(p.Properties?.["Bucket"], { Ref: bucketId() }))
+      .flatMap(([, p]) => asArray((p.Properties?.["PolicyDocument"] as Json)["Statement"] as Json[]));
+
+  it("is the only bucket", () => {
+    expect(ofType("AWS::S3::Bucket").map(([id]) => id)).toEqual([bucketId()]);
+  });
+
+  it("blocks all public access", () => {
+    expect(bucket().Properties?.["PublicAccessBlockConfiguration"]).toEqual({
+      BlockPublicAcls: true,
+      BlockPublicPolicy: true,
+      IgnorePublicAcls: true,
+      RestrictPublicBuckets: true,
+    });
+    // No ACL or website hosting that could open it up another way.
+    expect(bucket().Properties?.["AccessControl"]).toBeUndefined();
+    expect(bucket().Properties?.["WebsiteConfiguration"]).toBeUndefined();
+  });
+
+  it("denies every request without TLS in its bucket policy, and allows nothing there", () => {
+    const statements = bucketPolicyStatements();
+    const tls = statements.filter(
+      (st) =>
+        st["Effect"] === "Deny" &&
+        same(st["Principal"], { AWS: "*" }) &&
+        asArray(st["Action"] as string | string[]).includes("s3:*") &&
+        same(st["Condition"], { Bool: { "aws:SecureTransport": "false" } }),
+    );
+    expect(tls).toHaveLength(1);
+    // On the bucket itself and on every object.
+    expect(asArray(tls[0]!["Resource"])).toEqual([bucketArn(), { "Fn::Join": ["", [bucketArn(), "/*"]] }]);
+    // Access comes from the roles' own policies; the bucket policy only ever denies.
+    expect(statements.filter((st) => st["Effect"] !== "Deny")).toEqual([]);
+  });
+
+  it("encrypts objects at rest with S3-managed keys", () => {
+    expect(bucket().Properties?.["BucketEncryption"]).toEqual({
+      ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: "AES256" } }],
+    });
+  });
+
+  it("expires every object after 7 days and aborts incomplete multipart uploads after 1 day", () => {
+    const rules = (bucket().Properties?.["LifecycleConfiguration"] as { Rules: Json[] }).Rules;
+    // One unfiltered rule: it applies to the whole bucket, not to a prefix the worker might not use.
+    expect(rules).toEqual([
+      { AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 }, ExpirationInDays: 7, Status: "Enabled" },
+    ]);
+  });
+
+  it("outputs the bucket name", () => {
+    const outputs = template.toJSON()["Outputs"] as Record<string, { Value: unknown }>;
+    expect(outputs["ExportsBucketName"]?.Value).toEqual({ Ref: bucketId() });
+  });
+});
+
+describe("export access", () => {
+  const bucketArn = () => ({ "Fn::GetAtt": [logicalId(stack.exportsBucket.node.defaultChild), "Arn"] });
+  const exportObjects = () => ({ "Fn::Join": ["", [bucketArn(), "/exports/*"]] });
+  const presigners = () => [roleId("exports"), roleId("legacy")].sort();
+
+  it("lets only the export worker write export files, under exports/ only", () => {
+    for (const action of ["s3:PutObject", "s3:AbortMultipartUpload"]) {
+      expect(rolesAllowing(action), action).toEqual([roleOf(stack.exportWorker)]);
+      const granted = statementsOf(roleOf(stack.exportWorker)).filter((st) => allows(st, action));
+      expect(granted.flatMap((st) => asArray(st.Resource)), action).toEqual([exportObjects()]);
+      expect(allStatements().filter((st) => allows(st, action)), action).toHaveLength(1);
+    }
+  });
+
+  it("lets no role delete export files or change the bucket", () => {
+    for (const action of [
+      "s3:DeleteObject",
+      "s3:DeleteObjectVersion",
+      "s3:DeleteBucket",
+      "s3:PutBucketPolicy",
+      "s3:PutLifecycleConfiguration",
+      "s3:PutBucketPublicAccessBlock",
+    ]) {
+      expect(allStatements().filter((st) => allows(st, action)), action).toEqual([]);
+    }
+  });
+
+  it("lets only the exports group and the dispatcher read export files (to presign downloads), under exports/ only", () => {
+    expect(stack.functions.has("exports")).toBe(true);
+    expect(rolesAllowing("s3:GetObject")).toEqual(presigners());
+    for (const role of presigners()) {
+      const granted = statementsOf(role).filter((st) => allows(st, "s3:GetObject"));
+      expect(granted.flatMap((st) => asArray(st.Resource)), role).toEqual([exportObjects()]);
+    }
+    expect(allStatements().filter((st) => allows(st, "s3:GetObject"))).toHaveLength(2);
+  });
+
+  it("grants no S3 action beyond the worker's writes and the presigners' reads", () => {
+    const s3ByRole = Object.fromEntries(
+      ofType("AWS::IAM::Role")
+        .map(([id]) => [id, actionsOf(statementsOf(id)).filter((a) => a.toLowerCase().startsWith("s3:")).sort()] as const)
+        .filter(([, actions]) => actions.length > 0),
+    );
+    expect(s3ByRole).toEqual({
+      [roleOf(stack.exportWorker)]: ["s3:AbortMultipartUpload", "s3:PutObject"],
+      [roleId("exports")]: ["s3:GetObject"],
+      [roleId("legacy")]: ["s3:GetObject"],
+    });
+    const everywhere = actionsOf(allStatements()).filter((a) => a.toLowerCase().startsWith("s3:"));
+    expect(everywhere).toHaveLength(4);
+  });
+
+  it("lets only the exports group and the dispatcher send to the exports queue, and nobody to a DLQ", () => {
+    const queue = queueArnOf(stack.exportsQueue);
+    expect(rolesAllowing("sqs:SendMessage", queue)).toEqual(presigners());
+    for (const role of presigners()) {
+      const granted = statementsOf(role).filter((st) => allows(st, "sqs:SendMessage"));
+      expect(granted.flatMap((st) => asArray(st.Resource)), role).toEqual([queue]);
+      // grantSendMessages: exactly these three, no sqs:* or other wildcard.
+      const sqsActions = actionsOf(statementsOf(role)).filter((a) => a.startsWith("sqs:")).sort();
+      expect(sqsActions, role).toEqual(["sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"]);
+    }
+    expect(allStatements().filter((st) => allows(st, "sqs:SendMessage", queue))).toHaveLength(2);
+    for (const dlq of [stack.exportsDlq, stack.eventsDlq]) {
+      expect(allStatements().filter((st) => allows(st, "sqs:SendMessage", queueArnOf(dlq)))).toEqual([]);
+    }
+  });
+});
+
+describe("exports queue", () => {
+  const queueId = () => logicalId(stack.exportsQueue.node.defaultChild);
+  const dlqId = () => logicalId(stack.exportsDlq.node.defaultChild);
+  const workerId = () => fnOf(stack.exportWorker);
+  const consumerId = () => fnOf(stack.exportDlqConsumer);
+  const envOf = (id: string) => (resources[id]?.Properties?.["Environment"] as { Variables: Record<string, unknown> }).Variables;
+  const mappingsFrom = (id: string) =>
+    ofType("AWS::Lambda::EventSourceMapping").filter(([, r]) => same(r.Properties?.["EventSourceArn"], { "Fn::GetAtt": [id, "Arn"] }));
+
+  it("hides a received job longer than the worker may run (1800 s against 300 s)", () => {
+    const visibility = resources[queueId()]?.Properties?.["VisibilityTimeout"] as number;
+    const timeout = resources[workerId()]?.Properties?.["Timeout"] as number;
+    expect(timeout).toBe(300);
+    expect(visibility).toBe(1800);
+    expect(visibility).toBeGreaterThan(timeout);
+  });
+
+  it("gives the worker a lease that outlasts its timeout and runs out before the message reappears", () => {
+    const lease = Number(envOf(workerId())["EXPORT_LEASE_SECONDS"]);
+    expect(lease).toBe(330);
+    expect(lease).toBeGreaterThan(resources[workerId()]?.Properties?.["Timeout"] as number);
+    expect(lease).toBeLessThan(resources[queueId()]?.Properties?.["VisibilityTimeout"] as number);
+  });
+
+  it("moves a job to its DLQ after 3 failed receives, the attempt count the worker is told", () => {
+    expect(resources[queueId()]?.Properties?.["RedrivePolicy"]).toEqual({
+      deadLetterTargetArn: { "Fn::GetAtt": [dlqId(), "Arn"] },
+      maxReceiveCount: 3,
+    });
+    // The worker marks the job Failed on its last try; it must agree with the queue on which one that is.
+    expect(envOf(workerId())["EXPORT_MAX_ATTEMPTS"]).toBe("3");
+    // The DLQ is a dead end for exports only, and keeps what it gets 14 days.
+    expect(resources[dlqId()]?.Properties?.["RedrivePolicy"]).toBeUndefined();
+    expect(resources[dlqId()]?.Properties?.["MessageRetentionPeriod"]).toBe(14 * 24 * 3600);
+    const feeding = ofType("AWS::SQS::Queue").filter(([, q]) =>
+      same((q.Properties?.["RedrivePolicy"] as Json | undefined)?.["deadLetterTargetArn"], { "Fn::GetAtt": [dlqId(), "Arn"] }),
+    );
+    expect(feeding.map(([id]) => id)).toEqual([queueId()]);
+  });
+
+  it("encrypts the queue and its DLQ with SQS-managed keys and denies any call without TLS", () => {
+    for (const id of [queueId(), dlqId()]) {
+      expect(resources[id]?.Properties?.["SqsManagedSseEnabled"], id).toBe(true);
+      const statements = ofType("AWS::SQS::QueuePolicy")
+        .filter(([, p]) => asArray(p.Properties?.["Queues"] as unknown[]).some((q) => same(q, { Ref: id })))
+        .flatMap(([, p]) => asArray((p.Properties?.["PolicyDocument"] as Json)["Statement"] as Json[]));
+      expect(
+        statements.some(
+          (st) => st["Effect"] === "Deny" && same(st["Condition"], { Bool: { "aws:SecureTransport": "false" } }),
+        ),
+        id,
+      ).toBe(true);
+      expect(statements.filter((st) => st["Effect"] !== "Deny"), id).toEqual([]);
+    }
+  });
+
+  it("hands the worker one job at a time, with partial batch responses", () => {
+    const mappings = mappingsFrom(queueId());
+    expect(mappings).toHaveLength(1);
+    const m = mappings[0]![1].Properties;
+    expect(m?.["FunctionName"]).toEqual({ Ref: workerId() });
+    expect(m?.["BatchSize"]).toBe(1);
+    expect(m?.["FunctionResponseTypes"]).toEqual(["ReportBatchItemFailures"]);
+  });
+
+  it("feeds the DLQ to the DLQ consumer in batches of 10, within the DLQ's visibility timeout", () => {
+    const mappings = mappingsFrom(dlqId());
+    expect(mappings).toHaveLength(1);
+    const m = mappings[0]![1].Properties;
+    expect(m?.["FunctionName"]).toEqual({ Ref: consumerId() });
+    expect(m?.["BatchSize"]).toBe(10);
+    // Lambda refuses a mapping whose function may run longer than the queue hides a message (SQS default 30 s).
+    const visibility = (resources[dlqId()]?.Properties?.["VisibilityTimeout"] as number | undefined) ?? 30;
+    expect(resources[consumerId()]?.Properties?.["Timeout"] as number).toBeLessThanOrEqual(visibility);
+  });
+
+  it("runs the export worker and the DLQ consumer on Node.js 24, arm64, with the table, bucket and queue they need", () => {
+    for (const id of [workerId(), consumerId()]) {
+      const props = resources[id]?.Properties;
+      expect(props?.["Runtime"], id).toBe("nodejs24.x");
+      expect(props?.["Architectures"], id).toEqual(["arm64"]);
+      const env = envOf(id);
+      expect(env["TABLE_NAME"], id).toEqual({ Ref: logicalId(stack.table.node.defaultChild) });
+      expect(env["EXPORTS_BUCKET"], id).toEqual({ Ref: logicalId(stack.exportsBucket.node.defaultChild) });
+      expect(env["EXPORTS_QUEUE_URL"], id).toEqual({ Ref: queueId() });
+      expect(env["ADMIN_API_KEY"], id).toBeUndefined();
+      expect(env["NODE_OPTIONS"], id).toContain("--enable-source-maps");
+    }
+  });
+
+  it("grants the export worker and the DLQ consumer the table actions on the table and no access to the admin key", () => {
+    for (const f of [stack.exportWorker, stack.exportDlqConsumer]) {
+      const statements = statementsOf(roleOf(f));
+      const dynamo = statements.filter((st) => asArray(st.Action).some((a) => a.startsWith("dynamodb:")));
+      expect(dynamo, roleOf(f)).toHaveLength(1);
+      expect([...asArray(dynamo[0]!.Action)].sort(), roleOf(f)).toEqual(EXPECTED_TABLE_ACTIONS);
+      expect(asArray(dynamo[0]!.Resource), roleOf(f)).toEqual([{ "Fn::GetAtt": [logicalId(stack.table.node.defaultChild), "Arn"] }]);
+      expect(actionsOf(statements).filter((a) => a.startsWith("secretsmanager:")), roleOf(f)).toEqual([]);
+    }
+  });
+
+  it("alarms as soon as one job sits in the exports DLQ", () => {
+    const dlq = ofType("AWS::CloudWatch::Alarm")
+      .map(([, r]) => r.Properties as Json)
+      .filter(
+        (a) =>
+          a["Namespace"] === "AWS/SQS" &&
+          a["MetricName"] === "ApproximateNumberOfMessagesVisible" &&
+          same(a["Dimensions"], [{ Name: "QueueName", Value: { "Fn::GetAtt": [dlqId(), "QueueName"] } }]),
+      );
+    expect(dlq).toHaveLength(1);
+    expect(dlq[0]!["Threshold"]).toBe(1);
+    expect(dlq[0]!["ComparisonOperator"]).toBe("GreaterThanOrEqualToThreshold");
+    expect(dlq[0]!["EvaluationPeriods"]).toBe(1);
   });
 });
