@@ -227,7 +227,9 @@ export class JourneyApiStack extends Stack {
     // Whatever reaches the DLQ failed every try, maybe by crashing: its job is marked Failed.
     this.exportDlqConsumer = new ApiFunction(this, "ExportDlqFunction", { target: "export-dlq", environment });
     this.grantFor(this.exportDlqConsumer, commandsOf("exports"));
-    this.exportDlqConsumer.fn.addEventSource(new SqsEventSource(this.exportsDlq, { batchSize: 10 }));
+    this.exportDlqConsumer.fn.addEventSource(
+      new SqsEventSource(this.exportsDlq, { batchSize: 10, reportBatchItemFailures: true }),
+    );
     // Submitting queues a job; downloads are presigned with the function's own role, so
     // it may read the export objects, and only those.
     for (const target of ["exports", "legacy"] as const) {
@@ -290,11 +292,12 @@ export class JourneyApiStack extends Stack {
       alarmDescription: "Events reached the events DLQ after 5 failed deliveries",
       metric: this.eventsDlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: "Maximum" }),
     });
-    // The DLQ consumer marks such jobs Failed; the alarm tells operators that exports fail.
+    // The DLQ consumer empties its queue within seconds, so the queue's depth would
+    // rarely show anything: every invocation of the consumer is a job that failed every try.
     new cloudwatch.Alarm(this, "ExportsDlqAlarm", {
       ...common,
       alarmDescription: "Export jobs reached the exports DLQ after every try failed",
-      metric: this.exportsDlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: "Maximum" }),
+      metric: this.exportDlqConsumer.fn.metricInvocations({ period: Duration.minutes(5), statistic: "Sum" }),
     });
   }
 }

@@ -725,6 +725,7 @@ describe("exports queue", () => {
     const m = mappings[0]![1].Properties;
     expect(m?.["FunctionName"]).toEqual({ Ref: consumerId() });
     expect(m?.["BatchSize"]).toBe(10);
+    expect(m?.["FunctionResponseTypes"]).toEqual(["ReportBatchItemFailures"]);
     // Lambda refuses a mapping whose function may run longer than the queue hides a message (SQS default 30 s).
     const visibility = (resources[dlqId()]?.Properties?.["VisibilityTimeout"] as number | undefined) ?? 30;
     expect(resources[consumerId()]?.Properties?.["Timeout"] as number).toBeLessThanOrEqual(visibility);
@@ -755,14 +756,14 @@ describe("exports queue", () => {
     }
   });
 
-  it("alarms as soon as one job sits in the exports DLQ", () => {
+  it("alarms as soon as one job reaches the exports DLQ (each consumer invocation is one)", () => {
     const dlq = ofType("AWS::CloudWatch::Alarm")
       .map(([, r]) => r.Properties as Json)
       .filter(
         (a) =>
-          a["Namespace"] === "AWS/SQS" &&
-          a["MetricName"] === "ApproximateNumberOfMessagesVisible" &&
-          same(a["Dimensions"], [{ Name: "QueueName", Value: { "Fn::GetAtt": [dlqId(), "QueueName"] } }]),
+          a["Namespace"] === "AWS/Lambda" &&
+          a["MetricName"] === "Invocations" &&
+          same(a["Dimensions"], [{ Name: "FunctionName", Value: { Ref: consumerId() } }]),
       );
     expect(dlq).toHaveLength(1);
     expect(dlq[0]!["Threshold"]).toBe(1);

@@ -9,14 +9,14 @@ import { createJourney, createUser, type TestUser } from "../support/api.js";
  */
 type Worker = (e: SQSEvent) => Promise<SQSBatchResponse>;
 let worker: Worker;
-let dlq: (e: SQSEvent) => Promise<void>;
+let dlq: (e: SQSEvent) => Promise<SQSBatchResponse>;
 let s3: typeof import("../../shared/aws-s3.js").s3;
 let exports: typeof import("../../shared/domain/exports.js");
 
 beforeAll(async () => {
   Object.assign(process.env, inject("stackEnv"));
   ({ handler: worker } = (await import("../../functions/export-worker/index.js")) as { handler: Worker });
-  ({ handler: dlq } = (await import("../../functions/export-dlq/index.js")) as { handler: (e: SQSEvent) => Promise<void> });
+  ({ handler: dlq } = (await import("../../functions/export-dlq/index.js")) as { handler: (e: SQSEvent) => Promise<SQSBatchResponse> });
   ({ s3 } = await import("../../shared/aws-s3.js"));
   exports = await import("../../shared/domain/exports.js");
 });
