@@ -17,7 +17,7 @@ import { field, fail, flag, optionalId, requiredId, toBool, toJsonValue, toPosit
 const MISSING_ID: Coded = [1, "Missing JourneyID parameter"];
 const INVALID_ID: Coded = [3, "Invalid JourneyID parameter"];
 
-/** `Actions`: an array, or a string holding one. Missing is code 2; anything else is code 4. */
+/** `Actions` of both commands: an array, or a string holding one. Missing is code 2; anything else is code 4. */
 const actionsArray = field({ type: "array", required: true, description: "Array of action objects" }, (v, ctx): unknown[] => {
   if (v === undefined || v === null || v === "") return fail(ctx, v, [2, "Missing Actions parameter"]);
   const parsed = toJsonValue(v);
@@ -74,13 +74,6 @@ export const actionsUpdate = defineCommand({
   },
 });
 
-const publishedList = field({ type: "array", required: true, description: "[{ActionID, Published}]" }, (v, ctx) => {
-  if (v === undefined || v === null || v === "") return fail(ctx, v, [2, "Missing Actions parameter"]);
-  const parsed = toJsonValue(v);
-  if (!parsed.ok || !Array.isArray(parsed.value)) return fail(ctx, v, [4, "Invalid JourneyID parameter (Actions must be array)"]);
-  return parsed.value;
-});
-
 /** Reads `{actionid, published}` pairs with case-insensitive keys; any malformed entry is "Action not found". */
 function publishedChanges(entries: unknown[]): Map<number, boolean> {
   const out = new Map<number, boolean>();
@@ -109,7 +102,7 @@ export const actionsPublished = defineCommand({
   group: "actions",
   scope: "user",
   permission: "Campaign.Create",
-  params: z.object({ JourneyID: requiredId(MISSING_ID, INVALID_ID, "ID of the journey"), Actions: publishedList }),
+  params: z.object({ JourneyID: requiredId(MISSING_ID, INVALID_ID, "ID of the journey"), Actions: actionsArray }),
   async run(p, ctx) {
     const { userId } = userOf(ctx);
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {

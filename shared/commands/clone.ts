@@ -10,8 +10,8 @@ import { batchPut, type Item } from "../domain/owned.js";
 import { getUser } from "../domain/users.js";
 import type { StoredAction } from "../domain/tree-store.js";
 import { formatDateTime } from "../time.js";
-import { field, fail, isAbsent, requiredId, requiredIdList, toText } from "../params.js";
-import { NAME_MAX } from "./journey-fields.js";
+import { field, fail, isAbsent, requiredId, toText } from "../params.js";
+import { bulkJourneyIds, NAME_MAX } from "./journey-fields.js";
 
 /** journey.clone, journeys.clone and journey.copytouser (CONTRACT §8 "Clones"). */
 
@@ -71,11 +71,7 @@ export const journeysClone = defineCommand({
   scope: "user",
   permission: "Campaign.Create",
   params: z.object({
-    JourneyIDs: requiredIdList(
-      [1, "Missing JourneyIDs parameter"],
-      [2, "Invalid JourneyIDs parameter (no positive integers after parsing)"],
-      "Comma-separated JourneyIDs to clone",
-    ),
+    JourneyIDs: bulkJourneyIds("Comma-separated JourneyIDs to clone"),
     NameSuffix: field({ type: "string", description: 'Appended with a leading space (default "(copy)")' }, (v) => {
       const text = isAbsent(v) ? undefined : toText(v);
       return text === undefined ? "(copy)" : text.slice(0, NAME_MAX);

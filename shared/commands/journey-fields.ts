@@ -3,7 +3,7 @@ import { validateCriteria } from "../domain/criteria.js";
 import { keys } from "../keys.js";
 import { batchGet, keyId } from "../domain/owned.js";
 import type { RefCheck } from "../domain/trigger.js";
-import { field, fail, isAbsent, optionalEnum, requiredId, toJsonValue, toNonNegativeInt, toText, type Coded } from "../params.js";
+import { field, fail, isAbsent, optionalEnum, requiredId, requiredIdList, toJsonValue, toNonNegativeInt, toText, type Coded } from "../params.js";
 import { parseTriggerName, TRIGGERS } from "../domain/trigger.js";
 
 /** Parameters shared by the journey commands, with the reference's codes. */
@@ -34,6 +34,14 @@ export const criteriaField = (param: string) =>
   });
 
 export const runOperatorField = optionalEnum(["and", "or"] as const, [3, "Invalid Run_Criteria_Operator parameter"]);
+
+/** The JourneyIDs of the bulk commands (journeys.enable, journeys.disable, journeys.clone). */
+export const bulkJourneyIds = (description: string) =>
+  requiredIdList(
+    [1, "Missing JourneyIDs parameter"],
+    [2, "Invalid JourneyIDs parameter (no positive integers after parsing)"],
+    description,
+  );
 
 /** Free text with no code of its own: a wrong type (object, array) is code 2, Octeth's "invalid field format". */
 export const notesField = field({ type: "string", description: `Journey notes (longer than ${NOTES_MAX} characters are cut)` }, (v, ctx) => {

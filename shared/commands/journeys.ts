@@ -36,6 +36,7 @@ import {
   toText,
 } from "../params.js";
 import {
+  bulkJourneyIds,
   checkRefs,
   criteriaField,
   EMAIL_ID_INVALID,
@@ -348,11 +349,7 @@ function bulkStatusCommand(to: Status) {
     scope: "user",
     permission: "Campaign.Create",
     params: z.object({
-      JourneyIDs: requiredIdList(
-        [1, "Missing JourneyIDs parameter"],
-        [2, "Invalid JourneyIDs parameter (no positive integers after parsing)"],
-        "Comma-separated positive JourneyIDs",
-      ),
+      JourneyIDs: bulkJourneyIds("Comma-separated positive JourneyIDs"),
     }),
     async run(p, ctx) {
       const { userId } = userOf(ctx);

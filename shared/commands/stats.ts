@@ -44,6 +44,20 @@ function currentSendEmails(item: Item, entries: Item[]): Item[] {
     .sort((a, b) => Number(a["Position"]) - Number(b["Position"]));
 }
 
+/**
+ * The opening both per-journey stats reads share: the journey with its SendEmail
+ * index in one call (3 if missing), the window (4-6), then EmailID (7).
+ */
+async function journeyScope(userId: number, journeyId: number, p: { StartDate: unknown; EndDate: unknown; EmailID: unknown }, now: Date) {
+  const { item, sendEmails } = await getJourneyWithIndex(userId, journeyId);
+  if (!item) throw notFound(3, "Journey not found");
+  const window = windowOf(p.StartDate, p.EndDate, now);
+  const actionId = parseField(optionalId(EMAIL_ID_INVALID), p.EmailID);
+  const current = currentSendEmails(item, sendEmails);
+  if (actionId !== undefined && !current.some((e) => Number(e["ActionID"]) === actionId)) throw validation(...EMAIL_ID_INVALID);
+  return { window, actionId, current };
+}
+
 const ISP_ROW: [string, keyof Counters][] = [
   ["Sent", "SendCount"],
   ["Delivered", "DeliveryCount"],
@@ -69,13 +83,7 @@ export const statsByIsp = defineCommand({
   async run(p, ctx) {
     const { userId } = userOf(ctx);
     // Call 1: the journey with its SendEmail index (to check EmailID); call 2: one range of ISP days.
-    const { item, sendEmails } = await getJourneyWithIndex(userId, p.JourneyID);
-    if (!item) throw notFound(3, "Journey not found");
-    const window = windowOf(p.StartDate, p.EndDate, ctx.now);
-    const actionId = parseField(optionalId(EMAIL_ID_INVALID), p.EmailID);
-    if (actionId !== undefined && !currentSendEmails(item, sendEmails).some((e) => Number(e["ActionID"]) === actionId)) {
-      throw validation(...EMAIL_ID_INVALID);
-    }
+    const { window, actionId } = await journeyScope(userId, p.JourneyID, p, ctx.now);
     const rows = new Map<string, Counters>();
     for (const day of await ispDays(userId, p.JourneyID, window, { actionId })) {
       const domain = String(day["Domain"]);
@@ -103,12 +111,7 @@ export const statsByAction = defineCommand({
   }),
   async run(p, ctx) {
     const { userId } = userOf(ctx);
-    const { item, sendEmails } = await getJourneyWithIndex(userId, p.JourneyID);
-    if (!item) throw notFound(3, "Journey not found");
-    const window = windowOf(p.StartDate, p.EndDate, ctx.now);
-    const actionId = parseField(optionalId(EMAIL_ID_INVALID), p.EmailID);
-    const current = currentSendEmails(item, sendEmails);
-    if (actionId !== undefined && !current.some((e) => Number(e["ActionID"]) === actionId)) throw validation(...EMAIL_ID_INVALID);
+    const { window, actionId, current } = await journeyScope(userId, p.JourneyID, p, ctx.now);
     const isp = parseIsp(p.ISP);
     if (isp === null) throw validation(...ISP_INVALID);
 

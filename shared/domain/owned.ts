@@ -60,22 +60,10 @@ export async function* queryPages(pk: string, from: string, to: string): AsyncGe
   } while (start);
 }
 
-/** Every item of a partition whose sort key lies in [from, to], paging through DynamoDB's 1 MB limit. */
+/** Every item of a partition whose sort key lies in [from, to]. */
 export async function queryBetween(pk: string, from: string, to: string): Promise<Item[]> {
   const items: Item[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const out = await ddb().send(
-      new QueryCommand({
-        TableName: tableName(),
-        KeyConditionExpression: "PK = :pk AND SK BETWEEN :a AND :b",
-        ExpressionAttributeValues: { ":pk": pk, ":a": from, ":b": to },
-        ExclusiveStartKey: start,
-      }),
-    );
-    items.push(...(out.Items ?? []));
-    start = out.LastEvaluatedKey;
-  } while (start);
+  for await (const page of queryPages(pk, from, to)) items.push(...page);
   return items;
 }
 
