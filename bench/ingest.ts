@@ -1,3 +1,4 @@
+import os from "node:os";
 import { GetQueueAttributesCommand, SendMessageBatchCommand, SQSClient } from "@aws-sdk/client-sqs";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { benchDocClient, countedEvents } from "./counters.js";
@@ -5,17 +6,17 @@ import { createBenchUser, dayAgo, seedJourneys, type BenchUser, type SeededJourn
 import type { Section } from "./section.js";
 import type { BenchContext } from "./stack-context.js";
 import { eachLimited, envInt, median, prng, round2 } from "./stats.js";
-import { describeTx, traceTransactions, type TxStats } from "./tx-trace.js";
+import { describeTx, traceTransactions, type TxStats, type TxTracer } from "./tx-trace.js";
 
 /**
  * Ingest throughput through both doors of the one ingest core, side by side:
- * `POST /api/v1/journey.events` (500-event batches from a few concurrent
- * clients) and the events queue (SendMessageBatch of 10-event messages, consumed
- * by the local event source mapping and the real events worker). The same event
- * mix goes through each, for two users with identical journeys.
+ * `POST /api/v1/journey.events` (500-event batches, from 1 and from 4 concurrent
+ * clients by default) and the events queue (SendMessageBatch of 10-event
+ * messages, consumed by the local event source mapping and the real events
+ * worker). The same event mix goes through each run, for a user of its own with
+ * identical journeys.
  */
 const HTTP_BATCH = 500;
-const HTTP_CLIENTS = envInt("BENCH_HTTP_CLIENTS", 4);
 const MESSAGE_EVENTS = 10;
 const QUEUE_SENDERS = 4;
 const JOURNEYS = 6;
@@ -132,9 +133,15 @@ async function postEvents(ctx: BenchContext, user: BenchUser, events: Event[]): 
   }
 }
 
-type Tracer = Awaited<ReturnType<typeof traceTransactions>>;
-
-async function viaHttp(ctx: BenchContext, doc: DynamoDBDocumentClient, user: BenchUser, journeys: SeededJourney[], total: number, tracer: Tracer): Promise<PathResult> {
+async function viaHttp(
+  ctx: BenchContext,
+  doc: DynamoDBDocumentClient,
+  user: BenchUser,
+  journeys: SeededJourney[],
+  total: number,
+  tracer: TxTracer,
+  clients: number,
+): Promise<PathResult> {
   // Warm-up: the handler module, its clients and the connection pools, uncounted.
   await postEvents(ctx, user, eventMix(50, journeys.slice(JOURNEYS), "warm", WARM_SUBSCRIBERS));
   const table = ctx.env["TABLE_NAME"]!;
@@ -146,7 +153,7 @@ async function viaHttp(ctx: BenchContext, doc: DynamoDBDocumentClient, user: Ben
   const attempts: PostOutcome["attempts"] = [];
   tracer.reset();
   const t0 = performance.now();
-  await eachLimited(batches, HTTP_CLIENTS, async (batch) => {
+  await eachLimited(batches, clients, async (batch) => {
     const r = await postEvents(ctx, user, batch);
     // After a re-send, events the timed-out attempt had applied come back as duplicates.
     settled += r.accepted + r.duplicates;
@@ -165,7 +172,7 @@ async function viaHttp(ctx: BenchContext, doc: DynamoDBDocumentClient, user: Ben
     path: "http",
     events: total,
     calls: attempts.length,
-    concurrency: HTTP_CLIENTS,
+    concurrency: clients,
     wallMs,
     eventsPerSecond: total / (wallMs / 1000),
     tx,
@@ -229,7 +236,14 @@ async function drain(sqs: SQSClient, queueUrl: string, doc: DynamoDBDocumentClie
   }
 }
 
-async function viaQueue(ctx: BenchContext, doc: DynamoDBDocumentClient, user: BenchUser, journeys: SeededJourney[], total: number, tracer: Tracer): Promise<PathResult> {
+async function viaQueue(
+  ctx: BenchContext,
+  doc: DynamoDBDocumentClient,
+  user: BenchUser,
+  journeys: SeededJourney[],
+  total: number,
+  tracer: TxTracer,
+): Promise<PathResult> {
   const queueUrl = ctx.env["EVENTS_QUEUE_URL"]!;
   const table = ctx.env["TABLE_NAME"]!;
   const sqs = new SQSClient({
@@ -270,91 +284,130 @@ async function viaQueue(ctx: BenchContext, doc: DynamoDBDocumentClient, user: Be
   }
 }
 
+/** HTTP client counts to measure, from BENCH_HTTP_CLIENTS ("1,4" by default). */
+function httpClientCounts(): number[] {
+  const raw = process.env["BENCH_HTTP_CLIENTS"] ?? "1,4";
+  const out = raw.split(",").map((x) => x.trim()).filter(Boolean);
+  if (out.length === 0 || out.some((x) => !/^\d+$/.test(x) || Number(x) < 1)) {
+    throw new Error(`BENCH_HTTP_CLIENTS must be a comma-separated list of positive integers, got "${raw}"`);
+  }
+  return out.map(Number);
+}
+
+const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
 export async function benchIngest(ctx: BenchContext): Promise<Section> {
   const total = envInt("BENCH_EVENTS", 5_000);
+  const clientCounts = httpClientCounts();
   const doc = benchDocClient(ctx);
   const tracer = await traceTransactions();
+  const loadAtStart = os.loadavg().map((x) => x.toFixed(2)).join(" ");
   try {
-    const [httpUser, queueUser] = [await createBenchUser(), await createBenchUser()];
-    const [httpJourneys, queueJourneys] = [
-      // One more than measured: the warm-up gets a journey of its own, so that it moves no measured journey's LastActivityAt.
-      await seedJourneys(httpUser.userId, JOURNEYS + 1, ACTIONS_PER_JOURNEY),
-      await seedJourneys(queueUser.userId, JOURNEYS + 1, ACTIONS_PER_JOURNEY),
-    ];
+    // One user per run, each with the same journeys (one more than measured: the
+    // warm-up gets a journey of its own, so that it moves no measured journey's LastActivityAt).
+    const setup = async () => {
+      const user = await createBenchUser();
+      return { user, journeys: await seedJourneys(user.userId, JOURNEYS + 1, ACTIONS_PER_JOURNEY) };
+    };
+    const failed = (path: PathResult["path"], clients: number, err: unknown): PathResult => ({
+      path, events: total, calls: 0, concurrency: clients, wallMs: 0, eventsPerSecond: 0, error: errorText(err),
+    });
+    const httpRun = async (clients: number): Promise<PathResult> => {
+      const { user, journeys } = await setup();
+      try {
+        return await viaHttp(ctx, doc, user, journeys, total, tracer, clients);
+      } catch (err) {
+        return failed("http", clients, err);
+      } finally {
+        // Whatever a timed-out request left running must finish before the next measurement.
+        await tracer.quiet(2_000);
+      }
+    };
 
-    const http = await viaHttp(ctx, doc, httpUser, httpJourneys, total, tracer);
+    // The run most likely to hit the 29 s timeout goes last, so that its leftovers disturb nothing.
+    const sorted = [...clientCounts].sort((x, y) => x - y);
+    const http = new Map<number, PathResult>();
+    http.set(sorted[0]!, await httpRun(sorted[0]!));
     let queue: PathResult;
     if (!ctx.env["EVENTS_QUEUE_URL"]) {
       queue = { path: "queue", events: 0, calls: 0, concurrency: 0, wallMs: 0, eventsPerSecond: 0, skipped: "no events queue" };
     } else {
+      const { user, journeys } = await setup();
       try {
-        queue = await viaQueue(ctx, doc, queueUser, queueJourneys, total, tracer);
+        queue = await viaQueue(ctx, doc, user, journeys, total, tracer);
       } catch (err) {
-        queue = { path: "queue", events: total, calls: 0, concurrency: QUEUE_SENDERS, wallMs: 0, eventsPerSecond: 0, error: err instanceof Error ? err.message : String(err) };
+        queue = failed("queue", QUEUE_SENDERS, err);
       }
+      await tracer.quiet(2_000);
     }
+    for (const c of sorted.slice(1)) http.set(c, await httpRun(c));
+    const httpResults = clientCounts.map((c) => http.get(c)!);
 
     const mix = new Map<string, number>();
-    for (const e of eventMix(total, httpJourneys.slice(0, JOURNEYS), "ev")) mix.set(String(e["Type"]), (mix.get(String(e["Type"])) ?? 0) + 1);
-    const httpCalls = `${http.requests?.batches ?? http.calls} POST × ≤${HTTP_BATCH} events${http.requests?.failed.length ? ` (+${http.requests.failed.length} re-sent)` : ""}`;
-    const rows: string[][] = [
-      ["HTTP POST /api/v1/journey.events", String(http.events), httpCalls, `${http.concurrency} clients`, (http.wallMs / 1000).toFixed(2), http.eventsPerSecond.toFixed(0)],
-    ];
-    if (queue.skipped) rows.push(["events queue → worker", "—", "—", "—", "—", `skipped: ${queue.skipped}`]);
-    else if (queue.error) rows.push(["events queue → worker", String(queue.events), "—", "—", "—", "not measured (see notes)"]);
+    for (const e of eventMix(total, [{ journeyId: 1, actionIds: [1] }], "ev")) mix.set(String(e["Type"]), (mix.get(String(e["Type"])) ?? 0) + 1);
+
+    const rows: string[][] = [];
+    for (const h of httpResults) {
+      const label = `HTTP POST journey.events, ${h.concurrency} client${h.concurrency === 1 ? "" : "s"}`;
+      if (h.error) {
+        rows.push([label, String(h.events), "—", "—", "—", "not measured (see notes)"]);
+        continue;
+      }
+      const r = h.requests!;
+      rows.push([
+        label,
+        String(h.events),
+        `${r.batches} POST × ≤${HTTP_BATCH} events${r.failed.length ? ` (+${r.failed.length} re-sent after a 5xx)` : ""}`,
+        `${(r.okMedianMs / 1000).toFixed(1)} / ${(r.okMaxMs / 1000).toFixed(1)} s`,
+        (h.wallMs / 1000).toFixed(2),
+        h.eventsPerSecond.toFixed(1),
+      ]);
+    }
+    const queueLabel = "events queue → worker (1 poller)";
+    if (queue.skipped) rows.push([queueLabel, "—", "—", "—", "—", `skipped: ${queue.skipped}`]);
+    else if (queue.error) rows.push([queueLabel, String(queue.events), "—", "—", "—", "not measured (see notes)"]);
     else
       rows.push([
-        "events queue → worker",
+        queueLabel,
         String(queue.events),
-        `${queue.calls} SendMessageBatch × 10 msgs × ≤${MESSAGE_EVENTS} events`,
-        `${queue.concurrency} senders, 1 poller`,
+        `${queue.calls} SendMessageBatch × 10 msgs × ≤${MESSAGE_EVENTS} events, ${QUEUE_SENDERS} senders`,
+        `sends ${((queue.sendMs ?? 0) / 1000).toFixed(2)} s`,
         (queue.wallMs / 1000).toFixed(2),
-        queue.eventsPerSecond.toFixed(0),
+        queue.eventsPerSecond.toFixed(1),
       ]);
 
     const notes = [
-      `Event mix (${total} events, seeded PRNG, identical for both paths): ${[...mix].map(([t, c]) => `${t} ${c}`).join(", ")}; ` +
-        `${JOURNEYS} journeys × ${ACTIONS_PER_JOURNEY} SendEmail actions, ${ISPS.length} ISPs, ${DAYS} days, one user per path, one stream in the order the events happened (opens up to ~30 h after the send).`,
-      "HTTP: wall time from the first POST to the last response; the command applies every event before answering, and the lifetime rollups are checked to count every event.",
-      "Queue: wall time from the first SendMessageBatch until the lifetime rollups count every event and the queue is empty" +
-        (queue.sendMs !== undefined ? ` (the sends themselves took ${(queue.sendMs / 1000).toFixed(2)} s).` : "."),
-      "Queue consumer: the local event source mapping is ONE poller (receive ≤10 messages, invoke the worker, delete, repeat; the worker runs 4 records at a time); on AWS, Lambda scales out pollers and concurrent batches, so this is a one-consumer figure.",
-      "Everything but DynamoDB Local (a Java child process) runs in this one Node process: clients, gateway, handlers, fauxqs, poller.",
-      "One warm-up per path (50 events on a journey of its own) before timing, not counted.",
+      `Event mix (${total} events per run, seeded PRNG, identical for every run): ${[...mix].map(([t, c]) => `${t} ${c}`).join(", ")}; ` +
+        `${JOURNEYS} journeys × ${ACTIONS_PER_JOURNEY} SendEmail actions, ${ISPS.length} ISPs, ${DAYS} days; one user per run; one stream in the order the events happened (opens up to ~30 h after the send).`,
+      "HTTP: wall time from the first POST to the last response (each client posts its next batch when the previous one is answered); the command applies every event before answering, and the lifetime rollups are checked to count every event. Request time: median / max of the requests answered 200.",
+      `HTTP 5xx answers (the local gateway's 29 s Lambda timeout) are re-sent up to ${HTTP_ATTEMPTS} attempts, as a producer would: EventIDs make that safe, the events the first attempt applied come back as duplicates, and the wall time includes the waste. Unlike Lambda, the local gateway does not kill a timed-out handler, so its work goes on beside the re-send.`,
+      "Queue: wall time from the first SendMessageBatch until the lifetime rollups count every event and the queue is empty. The local event source mapping is ONE poller (receive ≤10 messages, run the worker, delete, repeat; the worker runs 4 records at a time); on AWS, Lambda scales out pollers and concurrent batches, so this is a one-consumer figure.",
+      "Everything but DynamoDB Local (a Java child process) runs in this one Node process: clients, gateway, handlers, fauxqs, poller. One warm-up per run (50 events on a journey of its own) before timing, not counted.",
+      `Load average when the section started: ${loadAtStart}; when it ended: ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}.`,
     ];
+    for (const h of httpResults) if (h.error) notes.push(`HTTP with ${h.concurrency} clients could not be measured: ${h.error}`);
     if (queue.error) notes.push(`Queue path could not be measured: ${queue.error}`);
-    if (http.requests) {
-      const r = http.requests;
-      notes.push(
-        `HTTP requests: ${r.batches} batches in ${r.attempts} requests; a 200 took ${(r.okMedianMs / 1000).toFixed(1)} s median, ${(r.okMaxMs / 1000).toFixed(1)} s max` +
-          (r.failed.length
-            ? `; ${r.failed.length} answered ${[...new Set(r.failed.map((f) => f.status))].join("/")} after ${r.failed.map((f) => (f.ms / 1000).toFixed(1)).join(", ")} s (the handler's 29 s timeout) and were re-sent, their applied events coming back as duplicates; the wall time includes that waste.`
-            : "."),
-      );
-    }
-    const details = ["Transactions behind the figures (a middleware on the handlers' DynamoDB client, during the timed part only):"];
-    if (http.tx) details.push(describeTx("HTTP", http.events, http.tx));
-    if (queue.tx) details.push(describeTx("queue", queue.events, queue.tx));
 
+    const details = ["Transactions behind the figures (a middleware on the handlers' DynamoDB client, during the timed part only):"];
+    for (const h of httpResults) if (h.tx) details.push(...describeTx(`HTTP, ${h.concurrency} client${h.concurrency === 1 ? "" : "s"}`, h.events, h.tx));
+    if (queue.tx) details.push(...describeTx("queue", queue.events, queue.tx));
+
+    const clean = (r: PathResult) => ({
+      ...r,
+      wallMs: round2(r.wallMs),
+      eventsPerSecond: round2(r.eventsPerSecond),
+      ...(r.sendMs !== undefined ? { sendMs: round2(r.sendMs) } : {}),
+      ...(r.tx ? { tx: { ...r.tx, medianMs: round2(r.tx.medianMs) } } : {}),
+    });
     return {
       id: "ingest",
-      title: `Ingest throughput: HTTP vs events queue (${total} events each)`,
-      columns: ["path", "events", "calls", "concurrency", "wall s", "events/s"],
+      title: `Ingest throughput: HTTP vs events queue (${total} events per run)`,
+      columns: ["path", "events", "calls", "request / send time", "wall s", "events/s"],
       align: ["l", "r", "l", "l", "r", "r"],
       rows,
       notes,
       details,
-      data: {
-        total,
-        mix: Object.fromEntries(mix),
-        http: { ...http, wallMs: round2(http.wallMs), eventsPerSecond: round2(http.eventsPerSecond) },
-        queue: {
-          ...queue,
-          wallMs: round2(queue.wallMs),
-          eventsPerSecond: round2(queue.eventsPerSecond),
-          ...(queue.sendMs !== undefined ? { sendMs: round2(queue.sendMs) } : {}),
-        },
-      },
+      data: { total, mix: Object.fromEntries(mix), http: httpResults.map(clean), queue: clean(queue) },
     };
   } finally {
     tracer.stop();

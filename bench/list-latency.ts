@@ -14,6 +14,8 @@ import { envInt, median, ms, p95, round2 } from "./stats.js";
 const GOAL = 4;
 const WARM_UPS = 3;
 const DAYS = 3;
+/** Lambda's synchronous invocation response payload limit (6 MB). */
+const LAMBDA_RESPONSE_LIMIT = 6 * 2 ** 20;
 
 /** A journey.list request (with its query), or the floor when id is "getitem". */
 interface Variant {
@@ -114,6 +116,7 @@ export async function benchListLatency(ctx: BenchContext): Promise<Section> {
       return u;
     };
     const firstBody = new Map<string, string>();
+    const encodings = new Set<string>();
     const once = async (v: Variant): Promise<Sample> => {
       if (v.id === "getitem") {
         const t0 = performance.now();
@@ -128,6 +131,7 @@ export async function benchListLatency(ctx: BenchContext): Promise<Section> {
       const t = performance.now() - t0;
       if (res.status !== 200) throw new Error(`${v.label} answered ${res.status}: ${Buffer.from(buf).toString("utf8").slice(0, 300)}`);
       if (!firstBody.has(v.id)) firstBody.set(v.id, Buffer.from(buf).toString("utf8"));
+      encodings.add(res.headers.get("content-encoding") ?? "none");
       return { ms: t, bytes: buf.byteLength };
     };
     const samples = new Map<string, Sample[]>(variants.map((v) => [v.id, []]));
@@ -198,6 +202,11 @@ export async function benchListLatency(ctx: BenchContext): Promise<Section> {
         `${n} sequential requests per row after ${WARM_UPS} uncounted warm-ups, interleaved round by round; list requests go through the local HTTP gateway with an APIKey header (rate limit raised so it never throttles); p95 is nearest-rank${n < 20 ? " (the maximum with so few samples)" : ""}.`,
         "The floor is one GetItem of a journey item, made directly with a DynamoDBDocumentClient against the same DynamoDB Local: no HTTP, no auth, no rate-limit write.",
         `Goal: journey.list p50 within ${GOAL}× the GetItem p50.`,
+        `Response bytes are the body as received (Content-Encoding: ${[...encodings].join(", ")}).` +
+          results
+            .filter((r) => r.id !== "getitem" && r.bytes > LAMBDA_RESPONSE_LIMIT)
+            .map((r) => ` ${r.label} is ${(r.bytes / 2 ** 20).toFixed(1)} MiB, over Lambda's 6 MB synchronous response limit: deployed, this request would fail.`)
+            .join(""),
       ],
       details,
       data: { journeys: journeyCount, requests: n, warmUps: WARM_UPS, goal: GOAL, seedMs: round2(seedMs), days, results },
