@@ -1,3 +1,4 @@
+import { gzipSync } from "node:zlib";
 import middy, { type MiddlewareObj, type Request } from "@middy/core";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { RawReply, type Caller, type CommandDef } from "../command.js";
@@ -64,6 +65,24 @@ function rateHeaders(rate: RateState | undefined): Record<string, string> {
 
 function json(statusCode: number, body: unknown, headers: Record<string, string>): Result {
   return { statusCode, headers: { "Content-Type": JSON_TYPE, ...headers }, body: JSON.stringify(body) };
+}
+
+/**
+ * Large bodies are gzipped for clients that accept it. Statistics are mostly
+ * zero-filled series that compress 20-50×, and Lambda refuses a synchronous
+ * response over 6 MB: journey.list with stats for 1,000 journeys is about 8 MB.
+ */
+const COMPRESS_FROM_BYTES = 16 * 1024;
+
+function compress(result: Result, acceptEncoding: string | undefined): Result {
+  const body = result.body ?? "";
+  if (body.length < COMPRESS_FROM_BYTES || !/\bgzip\b/i.test(acceptEncoding ?? "")) return result;
+  return {
+    ...result,
+    headers: { ...result.headers, "Content-Encoding": "gzip", Vary: "Accept-Encoding" },
+    body: gzipSync(body).toString("base64"),
+    isBase64Encoded: true,
+  };
 }
 
 export interface Router {
@@ -146,7 +165,7 @@ function plumbing(router: Router, mode: Mode): MiddlewareObj<Event, Result> {
         return;
       }
       const body = state.def?.bareSuccess ? reply : { Success: true, ...(reply as object) };
-      request.response = json(200, body, rateHeaders(state.rate));
+      request.response = compress(json(200, body, rateHeaders(state.rate)), state.req.headers["accept-encoding"]);
     },
     onError: (request) => {
       const state = states.get(request.event);

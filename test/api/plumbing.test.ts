@@ -74,3 +74,21 @@ describe("parameter merging", () => {
     expect(journey["Run_Criteria"]).toEqual([[{ type: "tags", operator: "has this tag", value: "1" }]]);
   });
 });
+
+describe("response compression", () => {
+  it("gzips a large body for a client that accepts gzip, and sends it plain otherwise", async () => {
+    const user = await createUser();
+    for (let i = 0; i < 3; i++) await user.post("/api/v1/journey", { Name: `J${i}` });
+    const query = "StatsStartDate=2025-01-01&StatsEndDate=2026-01-01";
+    const url = `${(await import("../support/api.js")).baseUrl()}/api/v1/journeys?${query}`;
+    const plain = await fetch(url, { headers: { APIKey: user.apiKey, "Accept-Encoding": "identity" } });
+    expect(plain.headers.get("content-encoding")).toBeNull();
+    const text = await plain.text();
+    expect(text.length).toBeGreaterThan(16 * 1024);
+    const zipped = await fetch(url, { headers: { APIKey: user.apiKey, "Accept-Encoding": "gzip" } });
+    expect(zipped.headers.get("content-encoding")).toBe("gzip");
+    expect(Number(zipped.headers.get("content-length"))).toBeLessThan(text.length / 10);
+    // fetch undoes the gzip: the same document arrives.
+    expect(JSON.parse(await zipped.text())).toEqual(JSON.parse(text));
+  });
+});
