@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import * as z from "zod/mini";
 import { defineCommand, userOf } from "../command.js";
 import { CommandError, notFound } from "../errors.js";
-import { applyEvent, type EventType } from "../domain/ingest.js";
+import { advanceJourneyTimes, applyEvent, type EventType } from "../domain/ingest.js";
 import { getJourneys, listJourneys } from "../domain/journeys.js";
 import { getOwned, queryByPrefix } from "../domain/owned.js";
 import { keys } from "../keys.js";
@@ -84,7 +84,9 @@ export const subscriberJourneyTrigger = defineCommand({
     }
     if (targets.length === 0) throw skippedAll(skipped);
     const email = await subscriberOnList(userId, p.ListID, p.SubscriberID);
-    for (const id of targets) await applyEvent(userId, event("Enrolled", id, p.SubscriberID, email, ctx.now), ctx.now);
+    const events = targets.map((id) => event("Enrolled", id, p.SubscriberID, email, ctx.now));
+    for (const e of events) await applyEvent(userId, e, ctx.now);
+    await advanceJourneyTimes(userId, events);
     return {
       JourneyIDs: targets,
       ListID: p.ListID,
@@ -109,7 +111,9 @@ export const subscriberJourneyRemove = defineCommand({
     const targets = p.JourneyID.filter((id) => journeys.has(id));
     if (targets.length === 0) throw skippedAll(skipped);
     const email = await subscriberOnList(userId, p.ListID, p.SubscriberID);
-    for (const id of targets) await applyEvent(userId, event("Exited", id, p.SubscriberID, email, ctx.now), ctx.now);
+    const events = targets.map((id) => event("Exited", id, p.SubscriberID, email, ctx.now));
+    for (const e of events) await applyEvent(userId, e, ctx.now);
+    await advanceJourneyTimes(userId, events);
     return {
       JourneyIDs: targets,
       ListID: p.ListID,
@@ -135,7 +139,9 @@ export const subscriberJourneyExit = defineCommand({
     const { userId } = userOf(ctx);
     if (!(await getJourneys(userId, [p.JourneyID])).has(p.JourneyID)) throw notFound(7, "Journey not found");
     const email = await subscriberOnList(userId, p.ListID, p.SubscriberID);
-    await applyEvent(userId, event("Exited", p.JourneyID, p.SubscriberID, email, ctx.now), ctx.now);
+    const exited = event("Exited", p.JourneyID, p.SubscriberID, email, ctx.now);
+    await applyEvent(userId, exited, ctx.now);
+    await advanceJourneyTimes(userId, [exited]);
     return { JourneyID: p.JourneyID, ListID: p.ListID, SubscriberID: p.SubscriberID };
   },
 });

@@ -1,4 +1,4 @@
-import { TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
+import { TransactWriteCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { ddb, tableName } from "../aws.js";
 import { isAwsError } from "../errors.js";
 import { keys, type Key } from "../keys.js";
@@ -17,8 +17,8 @@ import { treePointer } from "./tree-store.js";
  * duplicate changes nothing, and the rollups never disagree with the markers.
  *
  * Conditions that only decide *how* an event counts (is this the subscriber's
- * first open of this action? is this the latest activity?) are guards inside the
- * same transaction. When DynamoDB cancels the transaction, its cancellation
+ * first open of this action? is the subscriber already in the journey?) are
+ * guards inside the same transaction. When DynamoDB cancels the transaction, its cancellation
  * reasons name the guards that failed; the transaction is rebuilt without them
  * and retried. Only a failed marker means "duplicate".
  */
@@ -90,7 +90,7 @@ const MESSAGES: Record<number, string> = {
 const lowerKeys = (o: Record<string, unknown>) => new Map(Object.entries(o).map(([k, v]) => [k.toLowerCase(), v]));
 
 /** Shape checks that need no database; codes in ascending order, lowest failing code wins. */
-function parseEvent(raw: unknown, now: Date): { event?: IngestEvent; codes: number[]; eventId: string } {
+function parseEvent(raw: unknown, now: Date): { event?: IngestEvent; codes: number[]; eventId: string; explicitTime: boolean } {
   const codes: number[] = [];
   const f = typeof raw === "object" && raw !== null && !Array.isArray(raw) ? lowerKeys(raw as Record<string, unknown>) : new Map<string, unknown>();
   const eventIdRaw = f.get("eventid");
@@ -132,10 +132,12 @@ function parseEvent(raw: unknown, now: Date): { event?: IngestEvent; codes: numb
     if (type !== "Bounced" || !b) codes.push(11);
     else bounceType = b;
   }
-  if (codes.length > 0) return { codes, eventId };
+  const explicitTime = occurredRaw !== undefined && occurredRaw !== null && occurredRaw !== "";
+  if (codes.length > 0) return { codes, eventId, explicitTime };
   return {
     codes,
     eventId,
+    explicitTime,
     event: {
       EventID: eventId,
       Type: type!,
@@ -198,6 +200,8 @@ export async function ingestEvents(userId: number, rawEvents: unknown[], now = n
     return !seen;
   });
 
+  const freshIndexes = new Set(fresh.map(({ i }) => i));
+
   // Apply: sequential per (journey, subscriber), parallel across them.
   const lanes = new Map<string, IngestEvent[]>();
   for (const { e } of fresh) {
@@ -216,6 +220,13 @@ export async function ingestEvents(userId: number, rawEvents: unknown[], now = n
   });
   await Promise.all(workers);
 
+  // Applied events, and duplicates whose time was given (so it is the original's),
+  // advance the journeys' latest-activity and latest-enrollment times.
+  await advanceJourneyTimes(
+    userId,
+    accepted.filter(({ i }) => freshIndexes.has(i) || parsed[i]!.explicitTime).map(({ e }) => e),
+  );
+
   return {
     Accepted: applied,
     Duplicates: duplicates,
@@ -229,10 +240,6 @@ export async function ingestEvents(userId: number, rawEvents: unknown[], now = n
 interface Guards {
   /** Unique kinds: this is the subscriber's first of this kind on this action. */
   first: boolean;
-  /** OccurredAt is the journey's latest activity. */
-  latestActivity: boolean;
-  /** Enrolled: OccurredAt is the journey's latest enrollment. */
-  latestTrigger: boolean;
   /** Enrolled: 0 = first entry ever, 1 = re-entry after leaving, 2 = already active. */
   entryLevel: number;
   /** Completed/Exited: the subscriber has an active entry to end. */
@@ -240,7 +247,7 @@ interface Guards {
 }
 
 type Tx = NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]["TransactItems"]>[number];
-type Role = "marker" | "first" | "activity" | "trigger" | "entry" | "plain";
+type Role = "marker" | "first" | "entry" | "plain";
 
 /** Builds an update with ADDs, unconditional SETs and an optional guarded SET. */
 function update(
@@ -321,13 +328,7 @@ function buildTransaction(userId: number, e: IngestEvent, g: Guards, appliedAt: 
   if (e.Type === "Converted" && e.Amount > 0) deltas.TotalRevenue = e.Amount;
   const ispDeltas = Object.fromEntries(Object.entries(deltas).filter(([k]) => ISP_KEYS.includes(k as EmailActionKey)));
 
-  const activity = g.latestActivity
-    ? {
-        set: { LastActivityAt: e.OccurredAt },
-        condition: { expression: "attribute_not_exists(LastActivityAt) OR LastActivityAt < :at", values: { ":at": e.OccurredAt } },
-      }
-    : undefined;
-  push(update(keys.journeyLifetime(userId, jid), deltas, { JourneyID: jid, ...(activity?.set ?? {}) }, activity?.condition), activity ? "activity" : "plain");
+  push(update(keys.journeyLifetime(userId, jid), deltas, { JourneyID: jid }), "plain");
 
   if (e.ActionID !== undefined) {
     const aid = e.ActionID;
@@ -389,16 +390,7 @@ function buildTransaction(userId: number, e: IngestEvent, g: Guards, appliedAt: 
     if (g.entryLevel < 2) {
       push(update(mirrorKey, {}, { JourneyID: jid, SubscriberID: e.SubscriberID, Active: true, JoinedAt: e.OccurredAt }), "plain");
     }
-    const trigger = g.latestTrigger
-      ? {
-          set: { LastTriggeredAt: e.OccurredAt },
-          condition: { expression: "attribute_not_exists(LastTriggeredAt) OR LastTriggeredAt < :at", values: { ":at": e.OccurredAt } },
-        }
-      : undefined;
-    push(
-      update(keys.journeyEnrollment(userId, jid), enrollmentAdds, { JourneyID: jid, ...(trigger?.set ?? {}) }, trigger?.condition),
-      trigger ? "trigger" : "plain",
-    );
+    push(update(keys.journeyEnrollment(userId, jid), enrollmentAdds, { JourneyID: jid }), "plain");
   }
 
   if ((e.Type === "Completed" || e.Type === "Exited") && g.endsEntry) {
@@ -415,6 +407,44 @@ function buildTransaction(userId: number, e: IngestEvent, g: Guards, appliedAt: 
   return { items, roles };
 }
 
+/**
+ * LastActivityAt and LastTriggeredAt are maxima, kept outside the event
+ * transactions: a "newer than" guard inside them failed for most events of a
+ * busy journey (each failure re-ran a whole transaction), while a max is
+ * idempotent and can be advanced once per journey per batch, even on redelivery.
+ */
+export async function advanceJourneyTimes(userId: number, events: IngestEvent[]): Promise<void> {
+  const activity = new Map<number, string>();
+  const trigger = new Map<number, string>();
+  const later = (m: Map<number, string>, jid: number, at: string) => {
+    if ((m.get(jid) ?? "") < at) m.set(jid, at);
+  };
+  for (const e of events) {
+    later(activity, e.JourneyID, e.OccurredAt);
+    if (e.Type === "Enrolled") later(trigger, e.JourneyID, e.OccurredAt);
+  }
+  const advance = async (key: Key, attribute: string, at: string, journeyId: number) => {
+    try {
+      await ddb().send(
+        new UpdateCommand({
+          TableName: tableName(),
+          Key: key,
+          UpdateExpression: "SET #a = :at, JourneyID = :j",
+          ConditionExpression: "attribute_not_exists(#a) OR #a < :at",
+          ExpressionAttributeNames: { "#a": attribute },
+          ExpressionAttributeValues: { ":at": at, ":j": journeyId },
+        }),
+      );
+    } catch (err) {
+      if (!isAwsError(err, "ConditionalCheckFailedException")) throw err;
+    }
+  };
+  await Promise.all([
+    ...[...activity].map(([jid, at]) => advance(keys.journeyLifetime(userId, jid), "LastActivityAt", at, jid)),
+    ...[...trigger].map(([jid, at]) => advance(keys.journeyEnrollment(userId, jid), "LastTriggeredAt", at, jid)),
+  ]);
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
@@ -423,7 +453,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * persistent conflicts): nothing of the event is applied then.
  */
 export async function applyEvent(userId: number, e: IngestEvent, now = new Date()): Promise<boolean> {
-  const g: Guards = { first: true, latestActivity: true, latestTrigger: true, entryLevel: 0, endsEntry: true };
+  const g: Guards = { first: true, entryLevel: 0, endsEntry: true };
   const appliedAt = formatDateTime(now);
   for (let attempt = 0; attempt < 40; attempt++) {
     const { items, roles } = buildTransaction(userId, e, g, appliedAt);
@@ -441,12 +471,6 @@ export async function applyEvent(userId: number, e: IngestEvent, now = new Date(
               break;
             case "first":
               g.first = false;
-              break;
-            case "activity":
-              g.latestActivity = false;
-              break;
-            case "trigger":
-              g.latestTrigger = false;
               break;
             case "entry":
               if (e.Type === "Enrolled") g.entryLevel++;
