@@ -1,6 +1,5 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { SQSClient } from "@aws-sdk/client-sqs";
 import { loadConfig } from "./config.js";
 
 /**
@@ -28,21 +27,6 @@ export function ddb(): DynamoDBDocumentClient {
   return doc;
 }
 
-let queue: SQSClient | undefined;
-
-export function sqs(): SQSClient {
-  if (!queue) {
-    const cfg = loadConfig();
-    queue = new SQSClient({
-      region: cfg.AWS_REGION,
-      ...(cfg.SQS_ENDPOINT
-        ? { endpoint: cfg.SQS_ENDPOINT, credentials: { accessKeyId: "local", secretAccessKey: "local" } }
-        : {}),
-    });
-  }
-  return queue;
-}
-
 export function tableName(): string {
   return loadConfig().TABLE_NAME;
 }
@@ -50,5 +34,4 @@ export function tableName(): string {
 /** Tests swap configuration between suites in one process; clients must follow. */
 export function resetClientsForTests(): void {
   doc = undefined;
-  queue = undefined;
 }

@@ -1,11 +1,10 @@
 import * as z from "zod/mini";
-import { SendMessageCommand } from "@aws-sdk/client-sqs";
-import { sqs } from "../aws.js";
 import { defineCommand, RawReply, userOf } from "../command.js";
 import { loadConfig } from "../config.js";
 import { CommandError, conflict, notFound, validation } from "../errors.js";
 import { createExportJob, EXPORT_MODULE, failExportJobFinally, getExportJob, type ExportJob } from "../domain/exports.js";
 import { presignGetUrl } from "../domain/sigv4.js";
+import { sendMessage } from "../domain/sqs-send.js";
 import { MAX_WINDOW_DAYS, resolveWindow } from "../domain/window.js";
 import { keys } from "../keys.js";
 import { flag, optionalDate, optionalEnum, requiredId } from "../params.js";
@@ -39,9 +38,7 @@ export const exportSubmit = defineCommand({
       ctx.now,
     );
     try {
-      await sqs().send(
-        new SendMessageCommand({ QueueUrl: loadConfig().EXPORTS_QUEUE_URL, MessageBody: JSON.stringify({ UserID: userId, ExportID: job.ExportID }) }),
-      );
+      await sendMessage(loadConfig().EXPORTS_QUEUE_URL ?? "", JSON.stringify({ UserID: userId, ExportID: job.ExportID }));
     } catch (err) {
       // A job nobody will ever pick up must not sit Pending: fail it, then report the fault.
       await failExportJobFinally(userId, job.ExportID, "The export could not be queued", ctx.now);

@@ -53,3 +53,51 @@ export function presignGetUrl(input: PresignInput): string {
   const signature = createHmac("sha256", signingKey).update(toSign).digest("hex");
   return `${base.protocol}//${base.host}${path}?${canonicalQuery}&X-Amz-Signature=${signature}`;
 }
+
+export interface SignableRequest {
+  method: string;
+  url: URL;
+  headers: Record<string, string>;
+  body: string;
+  service: string;
+  region: string;
+  credentials: PresignInput["credentials"];
+  now?: Date;
+}
+
+/** Signs a request with SigV4 headers (Authorization, X-Amz-Date, X-Amz-Security-Token); returns all headers to send. */
+export function signRequest(req: SignableRequest): Record<string, string> {
+  const now = req.now ?? new Date();
+  const amzDate = now.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
+  const day = amzDate.slice(0, 8);
+  const headers: Record<string, string> = {
+    ...Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k.toLowerCase(), v.trim()])),
+    host: req.url.host,
+    "x-amz-date": amzDate,
+    ...(req.credentials.sessionToken ? { "x-amz-security-token": req.credentials.sessionToken } : {}),
+  };
+  const names = Object.keys(headers).sort();
+  const signedHeaders = names.join(";");
+  const canonicalQuery = [...req.url.searchParams]
+    .map(([k, v]) => [encode(k), encode(v)] as const)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([k, v]) => `${k}=${v}`)
+    .join("&");
+  const canonicalRequest = [
+    req.method,
+    req.url.pathname || "/",
+    canonicalQuery,
+    names.map((n) => `${n}:${headers[n]}\n`).join(""),
+    signedHeaders,
+    hex(req.body),
+  ].join("\n");
+  const scope = `${day}/${req.region}/${req.service}/aws4_request`;
+  const toSign = ["AWS4-HMAC-SHA256", amzDate, scope, hex(canonicalRequest)].join("\n");
+  const signingKey = hmac(hmac(hmac(hmac(`AWS4${req.credentials.secretAccessKey}`, day), req.region), req.service), "aws4_request");
+  const signature = createHmac("sha256", signingKey).update(toSign).digest("hex");
+  const { host: _host, ...rest } = headers;
+  return {
+    ...rest,
+    authorization: `AWS4-HMAC-SHA256 Credential=${req.credentials.accessKeyId}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`,
+  };
+}

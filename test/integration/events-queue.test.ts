@@ -5,6 +5,7 @@ import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { afterEach, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import { createUser, type TestUser } from "../support/api.js";
 import { DAYS, eventSet, statsJourney, type Fixture } from "../support/event-set.js";
+import { sqsClient } from "../support/sqs.js";
 
 /**
  * The events queue against the real local stack: messages go through fauxqs and
@@ -63,7 +64,7 @@ const userAttribute = (userId: number, DataType = "Number"): Record<string, Mess
 });
 
 async function queueDepth(url: string): Promise<number> {
-  const { Attributes: a = {} } = await aws.sqs().send(
+  const { Attributes: a = {} } = await sqsClient().send(
     new GetQueueAttributesCommand({
       QueueUrl: url,
       AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"],
@@ -141,7 +142,7 @@ describe("the events queue", () => {
     for (const [i, body] of bodies.entries()) {
       // Both places a producer may name the user, and both attribute data types.
       const wrapped = i === 1;
-      await aws.sqs().send(
+      await sqsClient().send(
         new SendMessageCommand({
           QueueUrl: queueUrl,
           MessageBody: JSON.stringify(wrapped ? { UserID: viaQueue.userId, Events: body } : body),
@@ -293,18 +294,18 @@ describe("the events queue", () => {
   });
 
   it("moves a poison message to the DLQ after 5 receives through the local stack", async () => {
-    const { Attributes } = await aws.sqs().send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ["RedrivePolicy"] }));
+    const { Attributes } = await sqsClient().send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ["RedrivePolicy"] }));
     const policy = JSON.parse(Attributes?.["RedrivePolicy"] ?? "{}") as { deadLetterTargetArn: string; maxReceiveCount: number | string };
     expect(Number(policy.maxReceiveCount)).toBe(5);
     const dlqName = policy.deadLetterTargetArn.split(":").pop()!;
-    const { QueueUrl: dlqUrl } = await aws.sqs().send(new GetQueueUrlCommand({ QueueName: dlqName }));
+    const { QueueUrl: dlqUrl } = await sqsClient().send(new GetQueueUrlCommand({ QueueName: dlqName }));
     const marker = randomUUID();
 
-    await aws.sqs().send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: `{"not": "a user" ${marker}` }));
+    await sqsClient().send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: `{"not": "a user" ${marker}` }));
     const found = await until(
       "the poison message in the DLQ",
       async () => {
-        const { Messages = [] } = await aws.sqs().send(
+        const { Messages = [] } = await sqsClient().send(
           new ReceiveMessageCommand({ QueueUrl: dlqUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageSystemAttributeNames: ["All"] }),
         );
         return Messages.find((m) => m.Body?.includes(marker));
