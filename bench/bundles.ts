@@ -9,6 +9,7 @@ import { build, type Metafile } from "esbuild";
 import { BUNDLE } from "../infra/bundling.js";
 import { GROUPS } from "../shared/command.js";
 import { entryOf } from "../shared/registry.js";
+import { WORKER_TARGETS } from "../infra/constructs/api-function.js";
 import type { Section } from "./section.js";
 
 const run = promisify(execFile);
@@ -52,7 +53,9 @@ function rounds(): number {
 function entries(): { name: string; entry: string }[] {
   // A group may be declared before its Lambda exists; only what is deployable is measured.
   const groups = GROUPS.filter((g) => existsSync(path.join(ROOT, entryOf(g)))).map((g) => ({ name: g, entry: entryOf(g) }));
-  return [{ name: FLOOR, entry: "bench/floor.ts" }, ...groups, { name: "legacy", entry: entryOf("legacy") }];
+  // Queue workers are functions too; they are measured beside the API groups.
+  const workers = WORKER_TARGETS.map((w) => ({ name: w, entry: `functions/${w}/index.ts` }));
+  return [{ name: FLOOR, entry: "bench/floor.ts" }, ...groups, { name: "legacy", entry: entryOf("legacy") }, ...workers];
 }
 
 async function bundle(dir: string, name: string, entry: string): Promise<Bundle> {

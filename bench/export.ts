@@ -62,14 +62,15 @@ async function seed(journeys: number): Promise<number> {
 
 function runChild(env: Record<string, string>, userId: number, exportId: number): Promise<{ ms: number; bytes: number; status: string; maxRssMb: number }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", fileURLToPath(new URL("./export-child.ts", import.meta.url))], {
+    const script = fileURLToPath(new URL("./export-child.ts", import.meta.url));
+    const child = spawn(process.execPath, ["--import", "tsx", script, String(userId), String(exportId)], {
       env: { ...process.env, ...env },
       stdio: ["ignore", "pipe", "inherit"],
     });
     let out = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
     child.on("exit", (code) => {
-      const line = out.trim().split("\n").at(-1) ?? ""; if (process.env["DEBUG_EXPORT"]) console.log(out);
+      const line = out.trim().split("\n").at(-1) ?? "";
       if (code !== 0) reject(new Error(`export child exited with ${code}: ${out}`));
       else resolve(JSON.parse(line));
     });

@@ -1,6 +1,7 @@
 import { mkdir, rename, writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { benchBundles } from "./bundles.js";
+import { benchExport } from "./export.js";
 import { benchIngest } from "./ingest.js";
 import { benchListLatency } from "./list-latency.js";
 import { describeMachine, machineInfo } from "./machine.js";
@@ -20,6 +21,7 @@ const SECTIONS: SectionDef[] = [
   { id: "bundles", run: benchBundles },
   { id: "ingest", run: async () => benchIngest(await stack.get()) },
   { id: "list-latency", run: async () => benchListLatency(await stack.get()) },
+  { id: "export", run: async () => benchExport(await stack.get()) },
 ];
 
 const RESULTS = new URL("./results/", import.meta.url);
