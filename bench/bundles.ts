@@ -58,7 +58,7 @@ function entries(): { name: string; entry: string }[] {
   return [{ name: FLOOR, entry: "bench/floor.ts" }, ...groups, { name: "legacy", entry: entryOf("legacy") }, ...workers];
 }
 
-async function bundle(dir: string, name: string, entry: string): Promise<Bundle> {
+export async function bundle(dir: string, name: string, entry: string): Promise<Bundle> {
   const file = path.join(dir, `${name}.mjs`);
   const result = await build({
     absWorkingDir: ROOT,
