@@ -10,7 +10,7 @@ import { isAwsError } from "../errors.js";
 import { keys, type Key } from "../keys.js";
 import { formatDateTime } from "../time.js";
 import { nextId } from "./ids.js";
-import { batchDelete, batchGet, listOwned, queryBetween, type Item } from "./owned.js";
+import { batchDelete, batchGet, listOwned, queryBetween, queryByPrefix, type Item } from "./owned.js";
 import { sendEmailIndexKeys, treePointer, type TreePointer } from "./tree-store.js";
 import type { Trigger, TriggerParameters } from "./trigger.js";
 
@@ -113,8 +113,10 @@ export async function listJourneysWithIndex(userId: number): Promise<{ journeys:
   return { journeys, sendEmails };
 }
 
+/** Journeys only: their index entries are filtered out by DynamoDB rather than shipped and dropped. */
 export async function listJourneys(userId: number): Promise<Journey[]> {
-  return (await listJourneysWithIndex(userId)).journeys;
+  const { PK, prefix } = keys.ownedPrefix("journey", userId);
+  return (await queryByPrefix(PK, prefix, undefined, "JourneyName")).map(fromItem);
 }
 
 /** One journey and its SendEmail index entries, in one query. */

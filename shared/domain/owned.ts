@@ -67,8 +67,12 @@ export async function queryBetween(pk: string, from: string, to: string): Promis
   return items;
 }
 
-/** Every item of a partition whose sort key begins with `prefix`, paging through DynamoDB's 1 MB limit. */
-export async function queryByPrefix(pk: string, prefix: string, projection?: string[]): Promise<Item[]> {
+/**
+ * Every item of a partition whose sort key begins with `prefix`, paging through
+ * DynamoDB's 1 MB limit. `onlyWith` keeps just the items that have that attribute
+ * (a filter: DynamoDB still reads the others, but does not ship them).
+ */
+export async function queryByPrefix(pk: string, prefix: string, projection?: string[], onlyWith?: string): Promise<Item[]> {
   const items: Item[] = [];
   let start: Record<string, unknown> | undefined;
   do {
@@ -78,10 +82,14 @@ export async function queryByPrefix(pk: string, prefix: string, projection?: str
         KeyConditionExpression: "PK = :pk AND begins_with(SK, :p)",
         ExpressionAttributeValues: { ":pk": pk, ":p": prefix },
         ExclusiveStartKey: start,
-        ...(projection
+        ...(onlyWith ? { FilterExpression: "attribute_exists(#only)" } : {}),
+        ...(projection || onlyWith
           ? {
-              ProjectionExpression: projection.map((_, i) => `#p${i}`).join(", "),
-              ExpressionAttributeNames: Object.fromEntries(projection.map((p, i) => [`#p${i}`, p])),
+              ...(projection ? { ProjectionExpression: projection.map((_, i) => `#p${i}`).join(", ") } : {}),
+              ExpressionAttributeNames: {
+                ...Object.fromEntries((projection ?? []).map((p, i) => [`#p${i}`, p])),
+                ...(onlyWith ? { "#only": onlyWith } : {}),
+              },
             }
           : {}),
       }),

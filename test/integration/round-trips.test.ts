@@ -44,6 +44,7 @@ async function seedAccount(journeys: number, actions: number, days: number, isps
     const spread = j === 0 ? Math.max(days, width) : 1;
     for (let k = 0; k < spread; k++) {
       const day = new Date(Date.UTC(2026, 0, 1 + (k % days))).toISOString().slice(0, 10);
+      // Every action and every day gets events; ISPs rotate.
       events.push({
         EventID: `${j}-${k}`, Type: "Sent", JourneyID: journey.JourneyID, ActionID: ids[k % width],
         SubscriberID: k + 1, EmailAddress: `s${k}@isp${k % isps}.example`, OccurredAt: `${day} 12:00:00`,
@@ -65,14 +66,17 @@ describe("round-trip budget", () => {
       stats: await loadHandler("stats"),
     };
     small = await seedAccount(5, 2, 2, 1);
-    large = await seedAccount(500, 100, 60, 12);
+    // 500 journeys; the busy one has 500 SendEmail actions with events over 500 days.
+    large = await seedAccount(500, 500, 500, 12);
   }, 300_000);
 
-  const WINDOW = { StartDate: "2026-01-01", EndDate: "2026-03-01" };
+  // 500 days, all of them with events in the large account.
+  const WINDOW = { StartDate: "2026-01-01", EndDate: "2027-05-15" };
   const reads: [string, keyof typeof handlers, string, number, (s: Seeded) => Record<string, string | number>][] = [
     ["journey.get", "journeys", "/api/v1/journey", 4, (s) => ({ JourneyID: s.busy.journeyId, ...WINDOW, IncludeActivityCounters: 1 })],
     ["journey.get (EmailID + ISP)", "journeys", "/api/v1/journey", 4, (s) => ({ JourneyID: s.busy.journeyId, ...WINDOW, EmailID: s.busy.actionIds[0]!, ISP: "isp0.example" })],
-    ["journey.list", "journeys", "/api/v1/journeys", 4, () => ({ StatsStartDate: WINDOW.StartDate, StatsEndDate: WINDOW.EndDate, IncludeActivityCounters: 1 })],
+    // A month for the list: 500 journeys × 500 zero-filled days would be a 60 MB answer.
+    ["journey.list", "journeys", "/api/v1/journeys", 4, () => ({ StatsStartDate: "2026-01-01", StatsEndDate: "2026-01-31", IncludeActivityCounters: 1 })],
     ["journey.sendemailactions", "actions", "/api/v1/journey.sendemailactions", 3, () => ({})],
     ["journey.stats.byisp", "stats", "/api/v1/journey.stats.byisp", 3, (s) => ({ JourneyID: s.busy.journeyId, ...WINDOW })],
     ["journey.stats.byisp (EmailID)", "stats", "/api/v1/journey.stats.byisp", 3, (s) => ({ JourneyID: s.busy.journeyId, ...WINDOW, EmailID: s.busy.actionIds[0]! })],
