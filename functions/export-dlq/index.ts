@@ -1,7 +1,6 @@
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { loadConfig } from "../../shared/config.js";
-import { failExportJobFinally } from "../../shared/domain/exports.js";
-import { parseExportMessage } from "../../shared/domain/export-job-run.js";
+import { failExportJobFinally, parseExportMessage } from "../../shared/domain/exports.js";
 
 loadConfig();
 

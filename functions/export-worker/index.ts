@@ -1,6 +1,7 @@
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { loadConfig } from "../../shared/config.js";
-import { parseExportMessage, runExport } from "../../shared/domain/export-job-run.js";
+import { runExport } from "../../shared/domain/export-job-run.js";
+import { parseExportMessage } from "../../shared/domain/exports.js";
 
 // Fail fast at cold start when the environment is incomplete.
 loadConfig();

@@ -3,32 +3,15 @@ import { Upload } from "@aws-sdk/lib-storage";
 import { s3 } from "../aws-s3.js";
 import { loadConfig } from "../config.js";
 import { keys } from "../keys.js";
-import { toPositiveInt } from "../params.js";
 import { datesBetween } from "../time.js";
 import { exportLines } from "./export-csv.js";
-import { claimExportJob, completeExportJob, failExportJob, releaseExportJob, renewExportLease } from "./exports.js";
+import { claimExportJob, completeExportJob, failExportJob, releaseExportJob, renewExportLease, type ExportMessage } from "./exports.js";
 
 /**
  * One delivery of an export message: claim, stream the CSV into a multipart
  * upload, complete. Returns true when the message is done (finished, or nothing
  * left to do), false to have it delivered again.
  */
-export interface ExportMessage {
-  userId: number;
-  exportId: number;
-}
-
-export function parseExportMessage(body: string): ExportMessage | undefined {
-  try {
-    const parsed = JSON.parse(body) as Record<string, unknown>;
-    const userId = toPositiveInt(parsed["UserID"]);
-    const exportId = toPositiveInt(parsed["ExportID"]);
-    return userId && exportId ? { userId, exportId } : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 const PART_SIZE = 5 * 1024 * 1024;
 
 export async function runExport(message: ExportMessage, receiveCount: number, now = () => new Date()): Promise<boolean> {

@@ -3,6 +3,7 @@ import { GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { ddb, tableName } from "../aws.js";
 import { isAwsError } from "../errors.js";
 import { keys } from "../keys.js";
+import { toPositiveInt } from "../params.js";
 import { formatDateTime } from "../time.js";
 import { nextId } from "./ids.js";
 import type { Item } from "./owned.js";
@@ -198,5 +199,22 @@ export async function failExportJobFinally(userId: number, exportId: number, mes
     );
   } catch (err) {
     if (!isAwsError(err, "ConditionalCheckFailedException")) throw err;
+  }
+}
+
+/** The exports queue's message: which job of which user. */
+export interface ExportMessage {
+  userId: number;
+  exportId: number;
+}
+
+export function parseExportMessage(body: string): ExportMessage | undefined {
+  try {
+    const parsed = JSON.parse(body) as Record<string, unknown>;
+    const userId = toPositiveInt(parsed["UserID"]);
+    const exportId = toPositiveInt(parsed["ExportID"]);
+    return userId && exportId ? { userId, exportId } : undefined;
+  } catch {
+    return undefined;
   }
 }
