@@ -7,13 +7,13 @@ import { datesBetween } from "../time.js";
 import { exportLines } from "./export-csv.js";
 import { claimExportJob, completeExportJob, failExportJob, releaseExportJob, renewExportLease, type ExportMessage } from "./exports.js";
 
+const PART_SIZE = 5 * 1024 * 1024;
+
 /**
  * One delivery of an export message: claim, stream the CSV into a multipart
  * upload, complete. Returns true when the message is done (finished, or nothing
  * left to do), false to have it delivered again.
  */
-const PART_SIZE = 5 * 1024 * 1024;
-
 export async function runExport(message: ExportMessage, receiveCount: number, now = () => new Date()): Promise<boolean> {
   const cfg = loadConfig();
   const claim = await claimExportJob(message.userId, message.exportId, cfg.EXPORT_LEASE_SECONDS, now());
