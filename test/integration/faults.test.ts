@@ -84,3 +84,46 @@ describe("unhandled faults", () => {
     expect(after.body["JourneyName"]).toBe("Before");
   });
 });
+
+describe("writes that do not happen", () => {
+  const failTransactions = () =>
+    failOn("TransactWriteItemsCommand", Object.assign(new Error("injected"), { name: "InternalServerError", $fault: "server" }));
+
+  it("journey.clone answers code 4 (500 on v1) and leaves no half-made copy", async () => {
+    const user = await createUser();
+    const id = await createJourney(user, { Name: "Source" });
+    await user.patch("/api/v1/journey.actions", { JourneyID: id, Actions: [{ Action: "ExitThisJourney" }] });
+    vi.spyOn(console, "error").mockImplementation(() => undefined);
+    failTransactions();
+    const res = await call(user.apiKey, "POST", "/api/v1/journey.clone", { JourneyID: id, NewJourneyName: "Copy" });
+    expect(res.statusCode).toBe(500);
+    expect(JSON.parse(res.body ?? "")["Errors"]).toEqual([{ Code: 4, Message: "Journey not cloned successfully" }]);
+    const journeys = (await user.get("/api/v1/journeys", { SkipStats: 1 })).body["Journeys"] as { JourneyID: string }[];
+    expect(journeys.map((j) => Number(j.JourneyID))).toEqual([id]);
+  });
+
+  it("journey.copytouser answers code 10 and copies no email when the journey cannot be written", async () => {
+    const source = await createUser();
+    const target = await createUser();
+    const emailId = Number((await source.post("/api/v1/email", { EmailName: "E" })).body["EmailID"]);
+    const id = await createJourney(source);
+    await source.patch("/api/v1/journey.actions", { JourneyID: id, Actions: [{ Action: "SendEmail", EmailID: emailId }] });
+    const admin = (await import("../../functions/admin/index.js")) as { handler: typeof handler };
+    vi.spyOn(console, "error").mockImplementation(() => undefined);
+    failTransactions();
+    const res = await admin.handler(
+      buildEvent({
+        method: "POST",
+        path: "/api/v1/journey.copytouser",
+        routeKey: "POST /api/v1/journey.copytouser",
+        headers: { "content-type": "application/json", adminapikey: inject("adminKey") },
+        body: Buffer.from(JSON.stringify({ JourneyID: id, SourceUserID: source.userId, TargetUserID: target.userId })),
+      }),
+      lambdaContext("admin"),
+    );
+    expect(res.statusCode).toBe(500);
+    expect(JSON.parse(res.body ?? "")["Errors"]).toEqual([{ Code: 10, Message: "Failed to create journey" }]);
+    expect((await target.get("/api/v1/journeys", { SkipStats: 1 })).body["Journeys"]).toEqual([]);
+    expect((await target.get("/api/v1/emails")).body["Emails"]).toEqual([]);
+  });
+});
