@@ -3,7 +3,7 @@ import * as z from "zod/mini";
 import { defineCommand, userOf } from "../command.js";
 import { CommandError, notFound } from "../errors.js";
 import { advanceJourneyTimes, applyEvent, type EventType } from "../domain/ingest.js";
-import { getJourneys, listJourneys } from "../domain/journeys.js";
+import { getJourneys, listJourneys, type Journey } from "../domain/journeys.js";
 import { getOwned, queryByPrefix } from "../domain/owned.js";
 import { keys } from "../keys.js";
 import { formatDateTime } from "../time.js";
@@ -58,6 +58,40 @@ function skippedAll(skipped: Skip[]): CommandError {
   return new CommandError(7, "Journey not found", "notFound", {}, { SkippedJourneys: skipped });
 }
 
+/**
+ * Applies one enrollment event per journey (trigger and remove): journeys the
+ * caller does not own, or that `skip` names a reason for, are skipped; when every
+ * one is, the call fails with code 7 and the reasons.
+ */
+async function acrossJourneys(
+  userId: number,
+  p: { JourneyID: number[]; ListID: number; SubscriberID: number },
+  type: "Enrolled" | "Exited",
+  skip: (journey: Journey) => string | undefined,
+  now: Date,
+) {
+  const journeys = await getJourneys(userId, p.JourneyID);
+  const skipped: Skip[] = [];
+  const targets: number[] = [];
+  for (const id of p.JourneyID) {
+    const j = journeys.get(id);
+    const reason = j ? skip(j) : "Journey not found";
+    if (reason) skipped.push({ JourneyID: id, Reason: reason });
+    else targets.push(id);
+  }
+  if (targets.length === 0) throw skippedAll(skipped);
+  const email = await subscriberOnList(userId, p.ListID, p.SubscriberID);
+  const events = targets.map((id) => event(type, id, p.SubscriberID, email, now));
+  for (const e of events) await applyEvent(userId, e, now);
+  await advanceJourneyTimes(userId, events);
+  return {
+    JourneyIDs: targets,
+    ListID: p.ListID,
+    SubscriberID: p.SubscriberID,
+    ...(skipped.length > 0 ? { SkippedJourneys: skipped } : {}),
+  };
+}
+
 export const subscriberJourneyTrigger = defineCommand({
   name: "subscriber.journey.trigger",
   summary: "Enroll a subscriber of the caller's list into one or more journeys",
@@ -72,27 +106,8 @@ export const subscriberJourneyTrigger = defineCommand({
     BypassJourneyStatusCheck: flag("Enroll even into a Disabled journey"),
   }),
   async run(p, ctx) {
-    const { userId } = userOf(ctx);
-    const journeys = await getJourneys(userId, p.JourneyID);
-    const skipped: Skip[] = [];
-    const targets: number[] = [];
-    for (const id of p.JourneyID) {
-      const j = journeys.get(id);
-      if (!j) skipped.push({ JourneyID: id, Reason: "Journey not found" });
-      else if (j.Status !== "Enabled" && !p.BypassJourneyStatusCheck) skipped.push({ JourneyID: id, Reason: "Journey is disabled" });
-      else targets.push(id);
-    }
-    if (targets.length === 0) throw skippedAll(skipped);
-    const email = await subscriberOnList(userId, p.ListID, p.SubscriberID);
-    const events = targets.map((id) => event("Enrolled", id, p.SubscriberID, email, ctx.now));
-    for (const e of events) await applyEvent(userId, e, ctx.now);
-    await advanceJourneyTimes(userId, events);
-    return {
-      JourneyIDs: targets,
-      ListID: p.ListID,
-      SubscriberID: p.SubscriberID,
-      ...(skipped.length > 0 ? { SkippedJourneys: skipped } : {}),
-    };
+    const skipDisabled = (j: Journey) => (j.Status !== "Enabled" && !p.BypassJourneyStatusCheck ? "Journey is disabled" : undefined);
+    return acrossJourneys(userOf(ctx).userId, p, "Enrolled", skipDisabled, ctx.now);
   },
 });
 
@@ -105,21 +120,7 @@ export const subscriberJourneyRemove = defineCommand({
   permission: "Campaign.Create",
   params: z.object({ JourneyID: journeyIds, ListID: LIST_ID, SubscriberID: SUBSCRIBER_ID }),
   async run(p, ctx) {
-    const { userId } = userOf(ctx);
-    const journeys = await getJourneys(userId, p.JourneyID);
-    const skipped: Skip[] = p.JourneyID.filter((id) => !journeys.has(id)).map((id) => ({ JourneyID: id, Reason: "Journey not found" }));
-    const targets = p.JourneyID.filter((id) => journeys.has(id));
-    if (targets.length === 0) throw skippedAll(skipped);
-    const email = await subscriberOnList(userId, p.ListID, p.SubscriberID);
-    const events = targets.map((id) => event("Exited", id, p.SubscriberID, email, ctx.now));
-    for (const e of events) await applyEvent(userId, e, ctx.now);
-    await advanceJourneyTimes(userId, events);
-    return {
-      JourneyIDs: targets,
-      ListID: p.ListID,
-      SubscriberID: p.SubscriberID,
-      ...(skipped.length > 0 ? { SkippedJourneys: skipped } : {}),
-    };
+    return acrossJourneys(userOf(ctx).userId, p, "Exited", () => undefined, ctx.now);
   },
 });
 
