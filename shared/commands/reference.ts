@@ -37,6 +37,13 @@ async function requireList(userId: number, listId: number, param: string): Promi
 
 const idOf = (item: Item) => keys.idFromSk(String(item["SK"]));
 
+/** The caller's custom fields or tags, all of them or those of one (owned) list. */
+async function recordsOfList(kind: "customField" | "tag", userId: number, listId: number | undefined, param: string): Promise<Item[]> {
+  if (listId !== undefined) await requireList(userId, listId, param);
+  const items = await listOwned(kind, userId);
+  return items.filter((i) => listId === undefined || i["ListID"] === listId);
+}
+
 export const listCreate = defineCommand({
   name: "list.create",
   summary: "Create a subscriber list",
@@ -153,14 +160,8 @@ export const customFieldsGet = defineCommand({
   scope: "user",
   params: z.object({ SubscriberListID: optionalId(invalid("SubscriberListID")) }),
   async run(p, ctx) {
-    const { userId } = userOf(ctx);
-    if (p.SubscriberListID !== undefined) await requireList(userId, p.SubscriberListID, "SubscriberListID");
-    const items = await listOwned("customField", userId);
-    return {
-      CustomFields: items
-        .filter((i) => p.SubscriberListID === undefined || i["ListID"] === p.SubscriberListID)
-        .map((i) => ({ CustomFieldID: idOf(i), FieldName: i["FieldName"], ListID: i["ListID"] })),
-    };
+    const items = await recordsOfList("customField", userOf(ctx).userId, p.SubscriberListID, "SubscriberListID");
+    return { CustomFields: items.map((i) => ({ CustomFieldID: idOf(i), FieldName: i["FieldName"], ListID: i["ListID"] })) };
   },
 });
 
@@ -187,14 +188,8 @@ export const tagsGet = defineCommand({
   scope: "user",
   params: z.object({ ListID: optionalId(invalid("ListID")) }),
   async run(p, ctx) {
-    const { userId } = userOf(ctx);
-    if (p.ListID !== undefined) await requireList(userId, p.ListID, "ListID");
-    const items = await listOwned("tag", userId);
-    return {
-      Tags: items
-        .filter((i) => p.ListID === undefined || i["ListID"] === p.ListID)
-        .map((i) => ({ TagID: idOf(i), TagName: i["TagName"], ListID: i["ListID"] })),
-    };
+    const items = await recordsOfList("tag", userOf(ctx).userId, p.ListID, "ListID");
+    return { Tags: items.map((i) => ({ TagID: idOf(i), TagName: i["TagName"], ListID: i["ListID"] })) };
   },
 });
 
