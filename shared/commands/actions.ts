@@ -30,6 +30,20 @@ const invalidAction = (message: string) => validation(6, message);
 /** Concurrent writers are resolved by re-reading and re-deciding; this bounds the loop. */
 const ATTEMPTS = 5;
 
+/**
+ * Runs `step` on the journey as it is now (404/5 when it is not the caller's),
+ * again whenever the step reports that another writer moved the tree first.
+ */
+async function onCurrentTree<T>(userId: number, journeyId: number, step: (item: Item) => Promise<T | undefined>): Promise<T | undefined> {
+  for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+    const item = await getJourneyItem(userId, journeyId);
+    if (!item) throw notFound(5, "Journey not found");
+    const done = await step(item);
+    if (done !== undefined) return done;
+  }
+  return undefined;
+}
+
 async function checkRefs(userId: number, refs: ActionRef[], found: Map<string, Item>): Promise<void> {
   for (const ref of refs) {
     if (!found.has(keyId(keys.owned(ref.kind, userId, ref.id)))) {
@@ -48,9 +62,7 @@ export const actionsUpdate = defineCommand({
   params: z.object({ JourneyID: requiredId(MISSING_ID, INVALID_ID, "ID of the journey"), Actions: actionsArray }),
   async run(p, ctx) {
     const { userId } = userOf(ctx);
-    for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-      const item = await getJourneyItem(userId, p.JourneyID);
-      if (!item) throw notFound(5, "Journey not found");
+    const reply = await onCurrentTree(userId, p.JourneyID, async (item) => {
       const parsed = parseActions(p.Actions, { journeyId: p.JourneyID });
       if (!parsed.ok) throw invalidAction(parsed.message);
       // The current tree and every referenced record come back in one BatchGet.
@@ -66,10 +78,11 @@ export const actionsUpdate = defineCommand({
       let next = fresh > 0 ? await nextIds("Action", fresh) : 0;
       const stored = toStored(parsed.actions, () => next++);
       const outcome = await replaceTree(userId, journey, stored, ctx.now);
-      if (outcome.ok) {
-        return { JourneyID: String(journey.JourneyID), JourneyName: journey.JourneyName, Actions: stored.map(actionView) };
-      }
-    }
+      return outcome.ok
+        ? { JourneyID: String(journey.JourneyID), JourneyName: journey.JourneyName, Actions: stored.map(actionView) }
+        : undefined;
+    });
+    if (reply) return reply;
     throw new CommandError(6, "Invalid action type or Journey not found: the journey kept changing, try again", "conflict");
   },
 });
@@ -105,9 +118,7 @@ export const actionsPublished = defineCommand({
   params: z.object({ JourneyID: requiredId(MISSING_ID, INVALID_ID, "ID of the journey"), Actions: actionsArray }),
   async run(p, ctx) {
     const { userId } = userOf(ctx);
-    for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-      const item = await getJourneyItem(userId, p.JourneyID);
-      if (!item) throw notFound(5, "Journey not found");
+    const reply = await onCurrentTree(userId, p.JourneyID, async (item) => {
       const changes = publishedChanges(p.Actions);
       const { journey, tree } = await readJourneyWithTree(userId, p.JourneyID, item);
       const ids = new Set(tree.map((a) => a.ActionID));
@@ -123,7 +134,9 @@ export const actionsPublished = defineCommand({
         };
       }
       if (!(await getJourneyItem(userId, p.JourneyID))) throw notFound(7, "Journey not found after update");
-    }
+      return undefined;
+    });
+    if (reply) return reply;
     throw new CommandError(7, "Journey not found after update", "conflict");
   },
 });
