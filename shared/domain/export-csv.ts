@@ -49,6 +49,8 @@ async function mapLimited<T, R>(items: T[], limit: number, fn: (item: T) => Prom
   return out;
 }
 
+const SLICE = 100;
+
 export async function* exportLines(userId: number, options: ExportOptions, window: Window): AsyncGenerator<string> {
   yield exportHeader(options.IncludeActions);
   const emailNames = new Map<number, string>();
@@ -65,7 +67,10 @@ export async function* exportLines(userId: number, options: ExportOptions, windo
         pending.sends.push(item);
       }
     }
-    for await (const line of linesFor(userId, ready, options, window, emailNames)) yield line;
+    // A page can hold thousands of journeys; their figures are read (and held) a slice at a time.
+    for (let i = 0; i < ready.length; i += SLICE) {
+      for await (const line of linesFor(userId, ready.slice(i, i + SLICE), options, window, emailNames)) yield line;
+    }
   }
   if (pending) for await (const line of linesFor(userId, [pending], options, window, emailNames)) yield line;
 }

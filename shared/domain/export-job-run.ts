@@ -41,7 +41,7 @@ export async function runExport(message: ExportMessage, receiveCount: number, no
     renewExportLease(message.userId, message.exportId, token, cfg.EXPORT_LEASE_SECONDS, now()).catch(() => undefined);
   }, Math.max(500, (cfg.EXPORT_LEASE_SECONDS * 1000) / 3));
   try {
-    // Parts of 5 MB, two in flight: memory stays at about 10 MB whatever the account's size.
+    // Parts of 5 MB, two in flight: the upload's memory is bounded whatever the account's size.
     const upload = new Upload({
       client: s3(),
       queueSize: 2,
