@@ -52,7 +52,6 @@ async function seed(journeys: number): Promise<number> {
       { ...keys.journeyEnrollment(userId, journeyId), JourneyID: journeyId, ActiveSubscribers: 3, TotalSubscribers: 5, TotalEnrolledLifetime: 4 },
     ];
     for (const date of DAYS) {
-      items.push({ ...keys.journeyDay(userId, journeyId, date), Date: date, ...counters(ACTIONS) });
       for (const aid of ids) items.push({ ...keys.actionDay(userId, journeyId, date, aid), Date: date, ActionID: aid, ...counters(1) });
     }
     await batchPut(items);

@@ -115,6 +115,12 @@ export class JourneyApiStack extends Stack {
       // Users, keys and journeys live only here; a stack deletion must not take them along.
       removalPolicy: RemovalPolicy.RETAIN,
     });
+    this.table.addGlobalSecondaryIndex({
+      indexName: TABLE.mailIndex.name,
+      partitionKey: { name: TABLE.mailIndex.partitionKey, type: dynamodb.AttributeType.STRING },
+      sortKey: { name: TABLE.mailIndex.sortKey, type: dynamodb.AttributeType.STRING },
+      projectionType: dynamodb.ProjectionType.ALL,
+    });
 
     // The functions read the raw SecretString as the key, so no JSON template.
     this.adminKey = new secretsmanager.Secret(this, "AdminApiKey", {
@@ -256,6 +262,10 @@ export class JourneyApiStack extends Stack {
       // Scan, DescribeTable and friends that no command uses.
       f.fn.addToRolePolicy(
         new iam.PolicyStatement({ actions: [...TABLE_ACTIONS], resources: [this.table.tableArn] }),
+      );
+      // The one GSI, by its exact ARN, for queries only (action recipients, journey purge).
+      f.fn.addToRolePolicy(
+        new iam.PolicyStatement({ actions: ["dynamodb:Query"], resources: [`${this.table.tableArn}/index/${TABLE.mailIndex.name}`] }),
       );
     }
     if (needsAdminKey(served)) this.adminKey.grantRead(f.fn);

@@ -10,6 +10,8 @@ export type Key = { PK: string; SK: string };
 const pad = (id: number) => String(id).padStart(12, "0");
 
 const userPk = (userId: number) => `U#${userId}`;
+/** A subscriber's own partition (the engine's state of one subscriber lives here). */
+const subscriberPartition = (userId: number, subscriberId: number) => `${userPk(userId)}#SUB#${pad(subscriberId)}`;
 
 /** Sort-key prefixes inside a user's partition. Distinct so begins_with never overlaps. */
 export const PREFIX = {
@@ -24,6 +26,9 @@ export const PREFIX = {
   /** Email bodies live apart from their names so listing emails never reads HTML. */
   emailBody: "EB#",
 } as const;
+
+/** The table's one GSI (see `emailState`); infra/table.ts declares it from here. */
+export const MAIL_INDEX = { name: "MailIndex", partitionKey: "MailPK", sortKey: "MailSK" } as const;
 
 export type OwnedKind = "journey" | "list" | "email" | "customField" | "tag" | "subscriber" | "export";
 
@@ -71,11 +76,7 @@ export const keys = {
     PK: `${userPk(userId)}#S`,
     SK: `JD#${date}#${pad(journeyId)}`,
   }),
-  /** The same day in the journey's own partition (journey.get), with its actions' days beside it. */
-  journeyDay: (userId: number, journeyId: number, date: string): Key => ({
-    PK: `${userPk(userId)}#J#${pad(journeyId)}`,
-    SK: `D#${date}#J`,
-  }),
+  /** An action's day in the journey's partition; the journey's day is the sum of its actions' (journey.get). */
   actionDay: (userId: number, journeyId: number, date: string, actionId: number): Key => ({
     PK: `${userPk(userId)}#J#${pad(journeyId)}`,
     SK: `D#${date}#A#${pad(actionId)}`,
@@ -96,18 +97,28 @@ export const keys = {
     PK: `${userPk(userId)}#J#${pad(journeyId)}`,
     SK: `IA#${date}#${pad(actionId)}#${isp}`,
   }),
-  journeyIspDay: (userId: number, journeyId: number, date: string, isp: string): Key => ({
-    PK: `${userPk(userId)}#J#${pad(journeyId)}`,
-    SK: `IJ#${date}#${isp}`,
+  /**
+   * One subscriber's email state on one SendEmail action (ENGINE's `M#<ActionID>`):
+   * Sent/Bounced flags and the first day of each unique kind (CONTRACT §7). It lives
+   * in the subscriber's partition, where the engine reads it beside the subscriber's
+   * other state; `journey.action.subscribers` finds it through `mailIndex`.
+   */
+  emailState: (userId: number, subscriberId: number, actionId: number): Key => ({
+    PK: subscriberPartition(userId, subscriberId),
+    SK: `M#${pad(actionId)}`,
   }),
-  /** One subscriber's state on one SendEmail action: unique-event flags, address (journey.action.subscribers). */
-  actionSubscriber: (userId: number, journeyId: number, actionId: number, subscriberId: number): Key => ({
-    PK: `${userPk(userId)}#J#${pad(journeyId)}`,
-    SK: `AS#${pad(actionId)}#${pad(subscriberId)}`,
+  /**
+   * The `MailIndex` GSI keys an email state carries: one journey's states, sorted by
+   * action then subscriber, so one action's recipients are one key range and a
+   * journey's purge finds them all.
+   */
+  mailIndex: (userId: number, journeyId: number, actionId: number, subscriberId: number) => ({
+    MailPK: `${userPk(userId)}#J#${pad(journeyId)}`,
+    MailSK: `${pad(actionId)}#${pad(subscriberId)}`,
   }),
-  actionSubscriberPrefix: (userId: number, journeyId: number, actionId: number) => ({
-    PK: `${userPk(userId)}#J#${pad(journeyId)}`,
-    prefix: `AS#${pad(actionId)}#`,
+  mailIndexPrefix: (userId: number, journeyId: number, actionId?: number) => ({
+    MailPK: `${userPk(userId)}#J#${pad(journeyId)}`,
+    prefix: actionId === undefined ? "" : `${pad(actionId)}#`,
   }),
   /** A subscriber's entry in a journey (Active or ended). */
   enrollment: (userId: number, journeyId: number, subscriberId: number): Key => ({
@@ -122,7 +133,7 @@ export const keys = {
   subscriberJourneyPrefix: (userId: number, subscriberId: number) => ({ PK: userPk(userId), prefix: `SJ#${pad(subscriberId)}#` }),
   /** Account-wide suppression of a subscriber (unsubscribed, complained or hard-bounced anywhere). */
   suppression: (userId: number, subscriberId: number): Key => ({ PK: userPk(userId), SK: `SUP#${pad(subscriberId)}` }),
-  /** Exactly-once marker of an ingested EventID (unique per user). */
+  /** Exactly-once marker of an ingested EventID (unique per user); expires after EVENT_MARKER_TTL_DAYS. */
   eventMarker: (userId: number, eventIdDigest: string): Key => ({ PK: `EVT#${userId}#${eventIdDigest}`, SK: "EVT" }),
 
   /** Where a finished export lives: scoped to its user and job. */

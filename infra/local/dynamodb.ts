@@ -6,6 +6,7 @@ import {
   DescribeTableCommand,
   DynamoDBClient,
   ListTablesCommand,
+  UpdateTableCommand,
   UpdateTimeToLiveCommand,
 } from "@aws-sdk/client-dynamodb";
 import { TABLE } from "../table.js";
@@ -49,6 +50,22 @@ export async function startDynamo(port: number, dataDir: string | undefined): Pr
   return { endpoint, process: child };
 }
 
+const KEY_ATTRIBUTES = [
+  { AttributeName: TABLE.partitionKey, AttributeType: "S" },
+  { AttributeName: TABLE.sortKey, AttributeType: "S" },
+  { AttributeName: TABLE.mailIndex.partitionKey, AttributeType: "S" },
+  { AttributeName: TABLE.mailIndex.sortKey, AttributeType: "S" },
+] as const;
+
+const MAIL_INDEX_SPEC = {
+  IndexName: TABLE.mailIndex.name,
+  KeySchema: [
+    { AttributeName: TABLE.mailIndex.partitionKey, KeyType: "HASH" as const },
+    { AttributeName: TABLE.mailIndex.sortKey, KeyType: "RANGE" as const },
+  ],
+  Projection: { ProjectionType: "ALL" as const },
+};
+
 /** Creates the single table (idempotently) with the same keys and TTL as the CDK stack. */
 export async function ensureTable(endpoint: string, tableName: string): Promise<void> {
   const client = new DynamoDBClient({
@@ -57,20 +74,29 @@ export async function ensureTable(endpoint: string, tableName: string): Promise<
     credentials: { accessKeyId: "local", secretAccessKey: "local" },
   });
   try {
-    await client.send(new DescribeTableCommand({ TableName: tableName }));
-  } catch {
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    // A table kept in DATA_DIR from before the index existed gets it now.
+    if (!(Table?.GlobalSecondaryIndexes ?? []).some((i) => i.IndexName === TABLE.mailIndex.name)) {
+      await client.send(
+        new UpdateTableCommand({
+          TableName: tableName,
+          AttributeDefinitions: [...KEY_ATTRIBUTES],
+          GlobalSecondaryIndexUpdates: [{ Create: MAIL_INDEX_SPEC }],
+        }),
+      );
+    }
+  } catch (err) {
+    if ((err as { name?: string }).name !== "ResourceNotFoundException") throw err;
     await client.send(
       new CreateTableCommand({
         TableName: tableName,
         BillingMode: "PAY_PER_REQUEST",
-        AttributeDefinitions: [
-          { AttributeName: TABLE.partitionKey, AttributeType: "S" },
-          { AttributeName: TABLE.sortKey, AttributeType: "S" },
-        ],
+        AttributeDefinitions: [...KEY_ATTRIBUTES],
         KeySchema: [
           { AttributeName: TABLE.partitionKey, KeyType: "HASH" },
           { AttributeName: TABLE.sortKey, KeyType: "RANGE" },
         ],
+        GlobalSecondaryIndexes: [MAIL_INDEX_SPEC],
       }),
     );
     await client.send(

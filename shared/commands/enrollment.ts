@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import * as z from "zod/mini";
 import { defineCommand, userOf } from "../command.js";
 import { CommandError, notFound } from "../errors.js";
-import { advanceJourneyTimes, applyEvent, type EventType } from "../domain/ingest.js";
+import { applyEvents, type EventType } from "../domain/ingest.js";
 import { getJourneys, listJourneys, type Journey } from "../domain/journeys.js";
 import { getOwned, queryByPrefix } from "../domain/owned.js";
 import { keys } from "../keys.js";
@@ -82,8 +82,7 @@ async function acrossJourneys(
   if (targets.length === 0) throw skippedAll(skipped);
   const email = await subscriberOnList(userId, p.ListID, p.SubscriberID);
   const events = targets.map((id) => event(type, id, p.SubscriberID, email, now));
-  for (const e of events) await applyEvent(userId, e, now);
-  await advanceJourneyTimes(userId, events);
+  await applyEvents(userId, events, now);
   return {
     JourneyIDs: targets,
     ListID: p.ListID,
@@ -141,8 +140,7 @@ export const subscriberJourneyExit = defineCommand({
     if (!(await getJourneys(userId, [p.JourneyID])).has(p.JourneyID)) throw notFound(7, "Journey not found");
     const email = await subscriberOnList(userId, p.ListID, p.SubscriberID);
     const exited = event("Exited", p.JourneyID, p.SubscriberID, email, ctx.now);
-    await applyEvent(userId, exited, ctx.now);
-    await advanceJourneyTimes(userId, [exited]);
+    await applyEvents(userId, [exited], ctx.now);
     return { JourneyID: p.JourneyID, ListID: p.ListID, SubscriberID: p.SubscriberID };
   },
 });

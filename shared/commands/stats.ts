@@ -3,7 +3,7 @@ import { defineCommand, userOf } from "../command.js";
 import { notFound, validation } from "../errors.js";
 import { readJourneyWithTree } from "../domain/journey-tree.js";
 import { getJourneyItem, getJourneyWithIndex, listJourneys } from "../domain/journeys.js";
-import { batchGet, keyId, queryByPrefix, type Item } from "../domain/owned.js";
+import { batchGet, keyId, queryMailIndex, type Item } from "../domain/owned.js";
 import { accountRollups, addInto, countersOf, ispDays, journeyDays } from "../domain/stats-read.js";
 import { actionStats, toCurrency, type Counters } from "../domain/stats.js";
 import { MAX_WINDOW_DAYS, resolveWindow, type Window } from "../domain/window.js";
@@ -148,7 +148,7 @@ export const statsByAction = defineCommand({
 /** Every action's days for one ISP, from the action × ISP daily rollups (one range query). */
 async function perActionIsp(userId: number, journeyId: number, window: Window, isp: string) {
   const out = new Map<number, Map<string, Counters>>();
-  for (const i of await ispDays(userId, journeyId, window, { allActions: true })) {
+  for (const i of await ispDays(userId, journeyId, window, {})) {
     if (i["Domain"] !== isp) continue;
     const aid = Number(i["ActionID"]);
     const days = out.get(aid) ?? out.set(aid, new Map()).get(aid)!;
@@ -269,8 +269,8 @@ export const actionSubscribers = defineCommand({
     if (!item) throw notFound(5, "Journey not found");
     const { tree } = await readJourneyWithTree(userId, p.JourneyID, item);
     if (!tree.some((a) => a.ActionID === p.ActionID)) throw notFound(6, "Action not found");
-    const { PK, prefix } = keys.actionSubscriberPrefix(userId, p.JourneyID, p.ActionID);
-    const states = (await queryByPrefix(PK, prefix)).filter((s) => s["Sent"] === true);
+    const { MailPK, prefix } = keys.mailIndexPrefix(userId, p.JourneyID, p.ActionID);
+    const states = (await queryMailIndex(MailPK, prefix)).filter((s) => s["Sent"] === true);
     const matching = states.filter((s) =>
       p.FilterJSON.length === 0
         ? true

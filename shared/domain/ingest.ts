@@ -1,66 +1,20 @@
-import { TransactWriteCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import { ddb, tableName } from "../aws.js";
-import { isAwsError } from "../errors.js";
 import { keys, type Key } from "../keys.js";
 import { toNonNegativeInt, toPositiveInt } from "../params.js";
 import { formatDateTime, parseDateTime } from "../time.js";
-import { isEmailAddress, ispOf } from "./email-address.js";
+import { isEmailAddress } from "./email-address.js";
+import { applyEvents, EVENT_TYPES, type EventType, type IngestEvent } from "./ingest-apply.js";
 import { batchGet, keyId } from "./owned.js";
-import { sha256Hex } from "./secrets.js";
-import type { EmailActionKey } from "./stats.js";
 import { treePointer } from "./tree-store.js";
 
 /**
- * The one ingest core behind `journey.events.ingest` and the events queue
- * (CONTRACT §7). Every accepted event is applied in one DynamoDB transaction
- * together with its exactly-once marker, so a resent, redelivered or concurrent
- * duplicate changes nothing, and the rollups never disagree with the markers.
- *
- * Conditions that only decide *how* an event counts (is this the subscriber's
- * first open of this action? is the subscriber already in the journey?) are
- * guards inside the same transaction. When DynamoDB cancels the transaction, its cancellation
- * reasons name the guards that failed; the transaction is rebuilt without them
- * and retried. Only a failed marker means "duplicate".
+ * The one ingest core behind `journey.events.ingest`, the events queue and the
+ * enrolment commands (CONTRACT §7): shape checks, ownership checks, then
+ * `applyEvents` (./ingest-apply.ts), which applies the accepted events a chunk at
+ * a time, each chunk in one transaction with its exactly-once markers.
  */
-export const EVENT_TYPES = [
-  "Enrolled", "Completed", "Exited", "Sent", "Delivered", "Opened", "Clicked", "Converted",
-  "BrowserViewed", "Forwarded", "Bounced", "Unsubscribed", "SpamComplaint",
-] as const;
-export type EventType = (typeof EVENT_TYPES)[number];
+export { EVENT_TYPES, ISP_KEYS, applyEvents, type EventType, type IngestEvent } from "./ingest-apply.js";
 
-const COUNTER: Partial<Record<EventType, EmailActionKey>> = {
-  Sent: "SendCount",
-  Delivered: "DeliveryCount",
-  Opened: "OpenCount",
-  Clicked: "ClickCount",
-  Converted: "ConversionCount",
-  BrowserViewed: "BrowserViewCount",
-  Forwarded: "ForwardCount",
-  Bounced: "BounceCount",
-  Unsubscribed: "UnsubscribeCount",
-  SpamComplaint: "SpamComplaintCount",
-};
-/** Kinds that count once per (ActionID, SubscriberID): the first ingested one counts, on its own day. */
-const UNIQUE = new Set<EventType>(["Opened", "Clicked", "Converted", "BrowserViewed", "Forwarded", "Unsubscribed", "SpamComplaint"]);
-/** What the per-ISP rollups track (the reference: not conversions, browser views or forwards). */
-export const ISP_KEYS: readonly EmailActionKey[] = [
-  "SendCount", "DeliveryCount", "OpenCount", "ClickCount", "BounceCount", "UnsubscribeCount", "SpamComplaintCount", "TotalRevenue",
-];
 const ENROLLMENT = new Set<EventType>(["Enrolled", "Completed", "Exited"]);
-
-export interface IngestEvent {
-  EventID: string;
-  Type: EventType;
-  JourneyID: number;
-  ActionID?: number;
-  SubscriberID: number;
-  EmailAddress?: string;
-  /** `YYYY-MM-DD HH:MM:SS` UTC. */
-  OccurredAt: string;
-  /** Cents. */
-  Amount: number;
-  BounceType: "Hard" | "Soft";
-}
 
 export interface Rejection {
   Index: number;
@@ -189,302 +143,18 @@ export async function ingestEvents(userId: number, rawEvents: unknown[], now = n
     accepted.push(v);
   }
 
-  // Markers already written are duplicates for sure: one BatchGet spares each of them
-  // a failing transaction (redeliveries are mostly duplicates). The transaction's
-  // own marker condition still decides every race.
-  const known = await batchGet(accepted.map(({ e }) => keys.eventMarker(userId, sha256Hex(e.EventID))));
-  let duplicates = 0;
-  const fresh = accepted.filter(({ e }) => {
-    const seen = known.has(keyId(keys.eventMarker(userId, sha256Hex(e.EventID))));
-    if (seen) duplicates++;
-    return !seen;
-  });
-
-  const freshIndexes = new Set(fresh.map(({ i }) => i));
-
-  // Apply: sequential per (journey, subscriber), parallel across them.
-  const lanes = new Map<string, IngestEvent[]>();
-  for (const { e } of fresh) {
-    const lane = `${e.JourneyID}#${e.SubscriberID}`;
-    (lanes.get(lane) ?? lanes.set(lane, []).get(lane)!).push(e);
-  }
-  let applied = 0;
-  const queue = [...lanes.values()];
-  const workers = Array.from({ length: Math.min(8, queue.length) }, async () => {
-    for (let lane = queue.shift(); lane; lane = queue.shift()) {
-      for (const e of lane) {
-        if (await applyEvent(userId, e, now)) applied++;
-        else duplicates++;
-      }
-    }
-  });
-  await Promise.all(workers);
-
-  // Applied events, and duplicates whose time was given (so it is the original's),
-  // advance the journeys' latest-activity and latest-enrollment times.
-  await advanceJourneyTimes(
+  const { applied } = await applyEvents(
     userId,
-    accepted.filter(({ i }) => freshIndexes.has(i) || parsed[i]!.explicitTime).map(({ e }) => e),
+    accepted.map(({ e }) => e),
+    now,
+    accepted.map(({ i }) => parsed[i]!.explicitTime),
   );
-
+  const count = applied.filter(Boolean).length;
   return {
-    Accepted: applied,
-    Duplicates: duplicates,
+    Accepted: count,
+    Duplicates: accepted.length - count,
     Rejected: [...rejected]
       .sort(([a], [b]) => a - b)
       .map(([Index, Code]) => ({ Index, EventID: parsed[Index]!.eventId, Code, Message: MESSAGES[Code]! })),
   };
-}
-
-/** How an event counts, decided by guards; each flag is dropped when its guard fails. */
-interface Guards {
-  /** Unique kinds: this is the subscriber's first of this kind on this action. */
-  first: boolean;
-  /** Enrolled: 0 = first entry ever, 1 = re-entry after leaving, 2 = already active. */
-  entryLevel: number;
-  /** Completed/Exited: the subscriber has an active entry to end. */
-  endsEntry: boolean;
-}
-
-type Tx = NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]["TransactItems"]>[number];
-type Role = "marker" | "first" | "entry" | "plain";
-
-/** Builds an update with ADDs, unconditional SETs and an optional guarded SET. */
-function update(
-  key: Key,
-  add: Record<string, number>,
-  set: Record<string, unknown> = {},
-  condition?: { expression: string; values?: Record<string, unknown>; names?: Record<string, string> },
-): Tx | undefined {
-  const adds = Object.entries(add).filter(([, n]) => n !== 0);
-  const sets = Object.entries(set);
-  if (adds.length === 0 && sets.length === 0) return undefined;
-  const names: Record<string, string> = { ...(condition?.names ?? {}) };
-  const values: Record<string, unknown> = { ...(condition?.values ?? {}) };
-  const parts: string[] = [];
-  if (sets.length) {
-    parts.push(
-      "SET " +
-        sets
-          .map(([k, v], i) => {
-            names[`#s${i}`] = k;
-            values[`:s${i}`] = v;
-            return `#s${i} = :s${i}`;
-          })
-          .join(", "),
-    );
-  }
-  if (adds.length) {
-    parts.push(
-      "ADD " +
-        adds
-          .map(([k, v], i) => {
-            names[`#a${i}`] = k;
-            values[`:a${i}`] = v;
-            return `#a${i} :a${i}`;
-          })
-          .join(", "),
-    );
-  }
-  return {
-    Update: {
-      TableName: tableName(),
-      Key: key,
-      UpdateExpression: parts.join(" "),
-      ExpressionAttributeNames: names,
-      ExpressionAttributeValues: values,
-      ...(condition ? { ConditionExpression: condition.expression } : {}),
-    },
-  };
-}
-
-function buildTransaction(userId: number, e: IngestEvent, g: Guards, appliedAt: string): { items: Tx[]; roles: Role[] } {
-  const items: Tx[] = [];
-  const roles: Role[] = [];
-  const push = (tx: Tx | undefined, role: Role) => {
-    if (tx) {
-      items.push(tx);
-      roles.push(role);
-    }
-  };
-  const jid = e.JourneyID;
-  const day = e.OccurredAt.slice(0, 10);
-
-  push(
-    {
-      Put: {
-        TableName: tableName(),
-        Item: { ...keys.eventMarker(userId, sha256Hex(e.EventID)), EventID: e.EventID, Type: e.Type, JourneyID: jid, IngestedAt: appliedAt },
-        ConditionExpression: "attribute_not_exists(PK)",
-      },
-    },
-    "marker",
-  );
-
-  // Counters this event adds to the email rollups.
-  const deltas: Partial<Record<EmailActionKey, number>> = {};
-  const counter = COUNTER[e.Type];
-  if (counter && (!UNIQUE.has(e.Type) || g.first)) deltas[counter] = 1;
-  if (e.Type === "Converted" && e.Amount > 0) deltas.TotalRevenue = e.Amount;
-  const ispDeltas = Object.fromEntries(Object.entries(deltas).filter(([k]) => ISP_KEYS.includes(k as EmailActionKey)));
-
-  push(update(keys.journeyLifetime(userId, jid), deltas, { JourneyID: jid }), "plain");
-
-  if (e.ActionID !== undefined) {
-    const aid = e.ActionID;
-    const isp = ispOf(e.EmailAddress!);
-    const state: Record<string, unknown> = { EmailAddress: e.EmailAddress, SubscriberID: e.SubscriberID, ActionID: aid };
-    if (e.Type === "Sent") state["Sent"] = true;
-    if (e.Type === "Delivered") state["Delivered"] = true;
-    if (e.Type === "Bounced") {
-      state["Bounced"] = true;
-      if (e.BounceType === "Hard") state["HardBounced"] = true;
-    }
-    if (UNIQUE.has(e.Type) && g.first) {
-      push(
-        update(keys.actionSubscriber(userId, jid, aid, e.SubscriberID), {}, { ...state, [e.Type]: day }, {
-          expression: "attribute_not_exists(#flag)",
-          names: { "#flag": e.Type },
-        }),
-        "first",
-      );
-    } else {
-      push(update(keys.actionSubscriber(userId, jid, aid, e.SubscriberID), {}, state), "plain");
-    }
-    if (Object.keys(deltas).length > 0) {
-      push(update(keys.journeyDayByUser(userId, day, jid), deltas, { JourneyID: jid, Date: day }), "plain");
-      push(update(keys.journeyDay(userId, jid, day), deltas, { Date: day }), "plain");
-      push(update(keys.actionDay(userId, jid, day, aid), deltas, { Date: day, ActionID: aid }), "plain");
-      push(update(keys.actionLifetime(userId, jid, aid), deltas, { ActionID: aid }), "plain");
-    }
-    if (Object.keys(ispDeltas).length > 0) {
-      push(update(keys.actionIspLifetime(userId, jid, aid, isp), ispDeltas, { ActionID: aid, Domain: isp }), "plain");
-      push(update(keys.journeyIspLifetime(userId, jid, isp), ispDeltas, { Domain: isp }), "plain");
-      push(update(keys.actionIspDay(userId, jid, day, aid, isp), ispDeltas, { Date: day, ActionID: aid, Domain: isp }), "plain");
-      push(update(keys.journeyIspDay(userId, jid, day, isp), ispDeltas, { Date: day, Domain: isp }), "plain");
-    }
-    const suppresses = e.Type === "Unsubscribed" || e.Type === "SpamComplaint" || (e.Type === "Bounced" && e.BounceType === "Hard");
-    if (suppresses) push(update(keys.suppression(userId, e.SubscriberID), {}, { Suppressed: true }), "plain");
-  }
-
-  if (e.Type === "Enrolled") {
-    const entryKey = keys.enrollment(userId, jid, e.SubscriberID);
-    const mirrorKey = keys.subscriberJourney(userId, e.SubscriberID, jid);
-    const enrollmentAdds: Record<string, number> = { TotalSubscribers: 1 };
-    if (g.entryLevel === 0) {
-      enrollmentAdds["TotalEnrolledLifetime"] = 1;
-      enrollmentAdds["ActiveSubscribers"] = 1;
-      push(update(entryKey, { Entries: 1 }, { Active: true, JoinedAt: e.OccurredAt }, { expression: "attribute_not_exists(PK)" }), "entry");
-    } else if (g.entryLevel === 1) {
-      enrollmentAdds["ActiveSubscribers"] = 1;
-      push(
-        update(entryKey, { Entries: 1 }, { Active: true, JoinedAt: e.OccurredAt }, {
-          expression: "Active = :no",
-          values: { ":no": false },
-        }),
-        "entry",
-      );
-    } else {
-      push(update(entryKey, { Entries: 1 }), "plain");
-    }
-    if (g.entryLevel < 2) {
-      push(update(mirrorKey, {}, { JourneyID: jid, SubscriberID: e.SubscriberID, Active: true, JoinedAt: e.OccurredAt }), "plain");
-    }
-    push(update(keys.journeyEnrollment(userId, jid), enrollmentAdds, { JourneyID: jid }), "plain");
-  }
-
-  if ((e.Type === "Completed" || e.Type === "Exited") && g.endsEntry) {
-    push(
-      update(keys.enrollment(userId, jid, e.SubscriberID), {}, { Active: false, EndedAt: e.OccurredAt, EndedBy: e.Type }, {
-        expression: "Active = :yes",
-        values: { ":yes": true },
-      }),
-      "entry",
-    );
-    push(update(keys.subscriberJourney(userId, e.SubscriberID, jid), {}, { Active: false }), "plain");
-    push(update(keys.journeyEnrollment(userId, jid), { ActiveSubscribers: -1 }, { JourneyID: jid }), "plain");
-  }
-  return { items, roles };
-}
-
-/**
- * LastActivityAt and LastTriggeredAt are maxima, kept outside the event
- * transactions: a "newer than" guard inside them failed for most events of a
- * busy journey (each failure re-ran a whole transaction), while a max is
- * idempotent and can be advanced once per journey per batch, even on redelivery.
- */
-export async function advanceJourneyTimes(userId: number, events: IngestEvent[]): Promise<void> {
-  const activity = new Map<number, string>();
-  const trigger = new Map<number, string>();
-  const later = (m: Map<number, string>, jid: number, at: string) => {
-    if ((m.get(jid) ?? "") < at) m.set(jid, at);
-  };
-  for (const e of events) {
-    later(activity, e.JourneyID, e.OccurredAt);
-    if (e.Type === "Enrolled") later(trigger, e.JourneyID, e.OccurredAt);
-  }
-  const advance = async (key: Key, attribute: string, at: string, journeyId: number) => {
-    try {
-      await ddb().send(
-        new UpdateCommand({
-          TableName: tableName(),
-          Key: key,
-          UpdateExpression: "SET #a = :at, JourneyID = :j",
-          ConditionExpression: "attribute_not_exists(#a) OR #a < :at",
-          ExpressionAttributeNames: { "#a": attribute },
-          ExpressionAttributeValues: { ":at": at, ":j": journeyId },
-        }),
-      );
-    } catch (err) {
-      if (!isAwsError(err, "ConditionalCheckFailedException")) throw err;
-    }
-  };
-  await Promise.all([
-    ...[...activity].map(([jid, at]) => advance(keys.journeyLifetime(userId, jid), "LastActivityAt", at, jid)),
-    ...[...trigger].map(([jid, at]) => advance(keys.journeyEnrollment(userId, jid), "LastTriggeredAt", at, jid)),
-  ]);
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/**
- * Applies one event. Returns true when it was applied, false when its EventID
- * had already been ingested. Throws on faults the caller must retry (throttling,
- * persistent conflicts): nothing of the event is applied then.
- */
-export async function applyEvent(userId: number, e: IngestEvent, now = new Date()): Promise<boolean> {
-  const g: Guards = { first: true, entryLevel: 0, endsEntry: true };
-  const appliedAt = formatDateTime(now);
-  for (let attempt = 0; attempt < 40; attempt++) {
-    const { items, roles } = buildTransaction(userId, e, g, appliedAt);
-    try {
-      await ddb().send(new TransactWriteCommand({ TransactItems: items }));
-      return true;
-    } catch (err) {
-      if (!isAwsError(err, "TransactionCanceledException")) throw err;
-      const reasons = (err as { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? [];
-      let conflicted = false;
-      reasons.forEach((r, i) => {
-        if (r.Code === "ConditionalCheckFailed") {
-          switch (roles[i]) {
-            case "marker":
-              break;
-            case "first":
-              g.first = false;
-              break;
-            case "entry":
-              if (e.Type === "Enrolled") g.entryLevel++;
-              else g.endsEntry = false;
-              break;
-          }
-        } else if (r.Code && r.Code !== "None") {
-          conflicted = true;
-        }
-      });
-      if (reasons[0]?.Code === "ConditionalCheckFailed") return false;
-      // Another transaction held one of the items: back off with jitter and try again.
-      if (conflicted) await sleep(Math.min(200, 5 * 2 ** Math.min(attempt, 5)) * (0.5 + Math.random()));
-    }
-  }
-  throw new Error("event could not be applied: too many transaction conflicts");
 }

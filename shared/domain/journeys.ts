@@ -10,7 +10,7 @@ import { isAwsError } from "../errors.js";
 import { keys, type Key } from "../keys.js";
 import { formatDateTime } from "../time.js";
 import { nextId } from "./ids.js";
-import { batchDelete, batchGet, listOwned, queryBetween, queryByPrefix, type Item } from "./owned.js";
+import { batchDelete, batchGet, listOwned, queryBetween, queryByPrefix, queryMailIndex, type Item } from "./owned.js";
 import { sendEmailIndexKeys, treePointer, type TreePointer } from "./tree-store.js";
 import type { Trigger, TriggerParameters } from "./trigger.js";
 
@@ -253,14 +253,19 @@ async function purgeJourneyPartition(userId: number, journeyId: number): Promise
       }),
     );
     const page = (out.Items ?? []) as Key[];
-    const mirrors: Key[] = [];
+    const mirrors = new Map<string, Key>();
     for (const { SK } of page) {
-      const day = /^D#(\d{4}-\d{2}-\d{2})#J$/.exec(SK);
-      if (day) mirrors.push(keys.journeyDayByUser(userId, day[1]!, journeyId));
+      // Each action day has the journey's day in the account-wide series beside it.
+      const day = /^D#(\d{4}-\d{2}-\d{2})#/.exec(SK);
+      if (day) mirrors.set(day[1]!, keys.journeyDayByUser(userId, day[1]!, journeyId));
       const entry = /^EN#(\d+)$/.exec(SK);
-      if (entry) mirrors.push(keys.subscriberJourney(userId, Number(entry[1]), journeyId));
+      if (entry) mirrors.set(SK, keys.subscriberJourney(userId, Number(entry[1]), journeyId));
     }
-    await batchDelete([...mirrors, ...page]);
+    await batchDelete([...mirrors.values(), ...page]);
     start = out.LastEvaluatedKey;
   } while (start);
+  // The subscribers' email states of this journey's actions, in their own partitions.
+  const { MailPK } = keys.mailIndexPrefix(userId, journeyId);
+  const states = await queryMailIndex(MailPK, "", ["PK", "SK"]);
+  await batchDelete(states.map((s) => ({ PK: String(s["PK"]), SK: String(s["SK"]) })));
 }

@@ -1,6 +1,6 @@
 import { BatchGetCommand, BatchWriteCommand, GetCommand, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { ddb, tableName } from "../aws.js";
-import { keys, type Key, type OwnedKind } from "../keys.js";
+import { keys, MAIL_INDEX, type Key, type OwnedKind } from "../keys.js";
 import { nextId, type IdKind } from "./ids.js";
 
 /**
@@ -101,17 +101,51 @@ export async function queryByPrefix(pk: string, prefix: string, projection?: str
 }
 
 /**
- * Fetches many items by key in as few calls as DynamoDB allows (100 keys per call),
- * retrying unprocessed keys. Returns a map from `PK|SK` to item.
+ * Every email state of one journey in MailIndex (optionally one action's: the
+ * `prefix` of `keys.mailIndexPrefix`), paging through DynamoDB's 1 MB limit.
+ * The index is eventually consistent: a state written a moment ago may be missing.
  */
-export async function batchGet(keyList: Key[]): Promise<Map<string, Item>> {
+export async function queryMailIndex(mailPk: string, prefix: string, projection?: string[]): Promise<Item[]> {
+  const items: Item[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const out = await ddb().send(
+      new QueryCommand({
+        TableName: tableName(),
+        IndexName: MAIL_INDEX.name,
+        KeyConditionExpression: prefix ? "#pk = :pk AND begins_with(#sk, :p)" : "#pk = :pk",
+        ExpressionAttributeNames: {
+          "#pk": MAIL_INDEX.partitionKey,
+          ...(prefix ? { "#sk": MAIL_INDEX.sortKey } : {}),
+          ...Object.fromEntries((projection ?? []).map((p, i) => [`#p${i}`, p])),
+        },
+        ExpressionAttributeValues: { ":pk": mailPk, ...(prefix ? { ":p": prefix } : {}) },
+        ...(projection ? { ProjectionExpression: projection.map((_, i) => `#p${i}`).join(", ") } : {}),
+        ExclusiveStartKey: start,
+      }),
+    );
+    items.push(...(out.Items ?? []));
+    start = out.LastEvaluatedKey;
+  } while (start);
+  return items;
+}
+
+/**
+ * Fetches many items by key in as few calls as DynamoDB allows (100 keys per call,
+ * up to 8 calls in flight), retrying unprocessed keys. Returns a map from `PK|SK` to
+ * item. `consistent` reads what the last write left (for re-reads after a failed
+ * condition).
+ */
+export async function batchGet(keyList: Key[], opts: { consistent?: boolean } = {}): Promise<Map<string, Item>> {
   const found = new Map<string, Item>();
   const unique = [...new Map(keyList.map((k) => [`${k.PK}|${k.SK}`, k])).values()];
-  for (let i = 0; i < unique.length; i += 100) {
-    let pending: Key[] = unique.slice(i, i + 100);
+  const slices: Key[][] = [];
+  for (let i = 0; i < unique.length; i += 100) slices.push(unique.slice(i, i + 100));
+  const fetchSlice = async (slice: Key[]) => {
+    let pending = slice;
     for (let attempt = 0; pending.length > 0; attempt++) {
       const out = await ddb().send(
-        new BatchGetCommand({ RequestItems: { [tableName()]: { Keys: pending } } }),
+        new BatchGetCommand({ RequestItems: { [tableName()]: { Keys: pending, ...(opts.consistent ? { ConsistentRead: true } : {}) } } }),
       );
       for (const item of out.Responses?.[tableName()] ?? []) found.set(`${item["PK"]}|${item["SK"]}`, item);
       pending = (out.UnprocessedKeys?.[tableName()]?.Keys ?? []) as Key[];
@@ -120,7 +154,8 @@ export async function batchGet(keyList: Key[]): Promise<Map<string, Item>> {
         await new Promise((r) => setTimeout(r, 20 * 2 ** attempt));
       }
     }
-  }
+  };
+  for (let i = 0; i < slices.length; i += 8) await Promise.all(slices.slice(i, i + 8).map(fetchSlice));
   return found;
 }
 

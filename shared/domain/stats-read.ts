@@ -42,7 +42,9 @@ export function journeyLifetimeKeys(userId: number, journeyId: number): Key[] {
 
 /**
  * Per-day rows of one journey and of its actions over a window: one query of the
- * journey's partition, `D#<start>` to `D#<end>#~`.
+ * journey's partition, `D#<start>` to `D#<end>#~`. Every counted event names a
+ * SendEmail action, so a journey's day is the sum of its actions' days (kept
+ * even for actions deleted since), and ingest stores only those.
  */
 export async function journeyDays(
   userId: number,
@@ -54,28 +56,20 @@ export async function journeyDays(
   const actions = new Map<number, Map<string, Counters>>();
   for (const item of items) {
     const date = String(item["Date"]);
-    if (String(item["SK"]).endsWith("#J")) journey.set(date, countersOf(item));
-    else {
-      const aid = Number(item["ActionID"]);
-      (actions.get(aid) ?? actions.set(aid, new Map()).get(aid)!).set(date, countersOf(item));
-    }
+    const counters = countersOf(item);
+    journey.set(date, addInto(journey.get(date) ?? {}, counters));
+    const aid = Number(item["ActionID"]);
+    (actions.get(aid) ?? actions.set(aid, new Map()).get(aid)!).set(date, counters);
   }
   return { journey, actions };
 }
 
 /**
- * Per-ISP daily rows over a window, one range query: journey × ISP rows, or
- * action × ISP rows (of one action, or of all with `allActions`).
+ * Per-ISP daily rows over a window, one range query of the action × ISP rows (of
+ * one action, or of all; a journey's ISP day is the sum of its actions').
  */
-export async function ispDays(
-  userId: number,
-  journeyId: number,
-  window: Window,
-  scope: { actionId?: number; allActions?: boolean },
-): Promise<Item[]> {
-  const perAction = scope.actionId !== undefined || scope.allActions === true;
-  const prefix = perAction ? "IA#" : "IJ#";
-  const items = await queryBetween(keys.journeyPartition(userId, journeyId), `${prefix}${window.start}`, `${prefix}${window.end}#~`);
+export async function ispDays(userId: number, journeyId: number, window: Window, scope: { actionId?: number }): Promise<Item[]> {
+  const items = await queryBetween(keys.journeyPartition(userId, journeyId), `IA#${window.start}`, `IA#${window.end}#~`);
   return scope.actionId === undefined ? items : items.filter((i) => Number(i["ActionID"]) === scope.actionId);
 }
 
