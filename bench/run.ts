@@ -1,7 +1,8 @@
-import { mkdir, rename, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { benchBundles } from "./bundles.js";
 import { benchExport } from "./export.js";
+import { benchHotJourney } from "./hot-journey.js";
 import { benchIngest } from "./ingest.js";
 import { benchListLatency } from "./list-latency.js";
 import { describeMachine, machineInfo } from "./machine.js";
@@ -20,6 +21,7 @@ const stack = lazyStack();
 const SECTIONS: SectionDef[] = [
   { id: "bundles", run: benchBundles },
   { id: "ingest", run: async () => benchIngest(await stack.get()) },
+  { id: "hot-journey", run: async () => benchHotJourney(await stack.get()) },
   { id: "list-latency", run: async () => benchListLatency(await stack.get()) },
   { id: "export", run: async () => benchExport(await stack.get()) },
 ];
@@ -50,9 +52,11 @@ async function main(): Promise<void> {
   console.log(machineLine);
 
   const sections: Section[] = [];
+  // BENCH_ONLY=hot-journey,ingest runs just those sections; the others keep their last figures.
+  const only = (process.env["BENCH_ONLY"] ?? "").split(",").map((x) => x.trim()).filter(Boolean);
   const failed: { id: string; error: string }[] = [];
   try {
-    for (const def of SECTIONS) {
+    for (const def of SECTIONS.filter((d) => only.length === 0 || only.includes(d.id))) {
       console.log(`\n[${def.id}] running…`);
       try {
         const s = await def.run();
@@ -71,6 +75,14 @@ async function main(): Promise<void> {
   }
 
   await mkdir(RESULTS, { recursive: true });
+  if (only.length > 0) {
+    // A partial run keeps the other sections' last figures, in the usual order.
+    const previous = await readFile(new URL("latest.json", RESULTS), "utf8")
+      .then((t) => (JSON.parse(t) as { sections: Section[] }).sections)
+      .catch(() => [] as Section[]);
+    const byId = new Map([...previous, ...sections].map((x) => [x.id, x]));
+    sections.splice(0, sections.length, ...SECTIONS.flatMap((d) => byId.get(d.id) ?? []));
+  }
   await writeAtomically("latest.json", JSON.stringify({ machine, sections, failed }, null, 2) + "\n");
   await writeAtomically("latest.md", markdown(machineLine, sections, failed));
   console.log(`\nWrote ${fileURLToPath(new URL("latest.json", RESULTS))} and latest.md`);

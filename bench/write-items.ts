@@ -14,6 +14,8 @@ export interface WriteCounts {
   standard: number;
   /** Write requests sent. */
   requests: number;
+  /** Of the transactional items, email states (`…#SUB#…`, `M#…`): each also propagates to MailIndex, billed apart. */
+  indexed: number;
 }
 
 export interface WriteCounter {
@@ -25,25 +27,28 @@ export interface WriteCounter {
   stop(): void;
 }
 
-const isRateLimit = (key: unknown): boolean => {
+/** A key's PK, marshalled ({S: "…"}) or not, depending on where in the stack the input is seen. */
+const pkOf = (key: unknown): string => {
   const raw = (key as { PK?: unknown } | undefined)?.PK;
-  // Marshalled ({S: "…"}) or not, depending on where in the stack the input is seen.
   const pk = typeof raw === "object" && raw !== null ? (raw as { S?: unknown }).S : raw;
-  return typeof pk === "string" && pk.startsWith("RATE#");
+  return typeof pk === "string" ? pk : "";
 };
+const isRateLimit = (key: unknown): boolean => pkOf(key).startsWith("RATE#");
 
 let installs = 0;
 
 export function countWrites(client: DynamoDBDocumentClient): WriteCounter {
   const name = `count-write-items-${++installs}`;
-  let c: WriteCounts = { transactional: 0, standard: 0, requests: 0 };
+  let c: WriteCounts = { transactional: 0, standard: 0, requests: 0, indexed: 0 };
   client.middlewareStack.add(
     (next, context) => async (args) => {
       const input = args.input as Record<string, unknown>;
       // The document client's commands run as the low-level ones (TransactWriteItemsCommand, …).
       const command = String(context.commandName).replace(/Command$/, "");
       if (command === "TransactWrite" || command === "TransactWriteItems") {
-        c.transactional += (input["TransactItems"] as unknown[]).length;
+        const items = input["TransactItems"] as Record<string, { Key?: unknown }>[];
+        c.transactional += items.length;
+        c.indexed += items.filter((i) => pkOf(i["Update"]?.Key).includes("#SUB#")).length;
         c.requests++;
       } else if (command === "BatchWrite" || command === "BatchWriteItem") {
         for (const reqs of Object.values(input["RequestItems"] as Record<string, unknown[]>)) c.standard += reqs.length;
@@ -57,7 +62,7 @@ export function countWrites(client: DynamoDBDocumentClient): WriteCounter {
     { step: "initialize", name },
   );
   return {
-    reset: () => void (c = { transactional: 0, standard: 0, requests: 0 }),
+    reset: () => void (c = { transactional: 0, standard: 0, requests: 0, indexed: 0 }),
     counts: () => ({ ...c }),
     items: () => c.transactional + c.standard,
     units: () => 2 * c.transactional + c.standard,

@@ -110,7 +110,7 @@ function parseEvent(raw: unknown, now: Date): { event?: IngestEvent; codes: numb
  * Ingests up to 500 events for one user. Rejected events change nothing and do
  * not stop the batch. Events of one subscriber in one journey are applied in
  * their order in the batch (the first ingested unique event is the one that
- * counts); different subscribers are applied in parallel.
+ * counts); different subscribers' events share chunk transactions.
  */
 export async function ingestEvents(userId: number, rawEvents: unknown[], now = new Date()): Promise<IngestResult> {
   const parsed = rawEvents.map((raw) => parseEvent(raw, now));

@@ -60,6 +60,10 @@ interface Statement {
 }
 
 /** Every statement attached to a role, whether through AWS::IAM::Policy or inline. */
+/** A DynamoDB grant on the table itself; the index grant (Query on MailIndex) is asserted apart. */
+const onTable = (st: Statement): boolean =>
+  asArray(st.Action).some((a) => a.startsWith("dynamodb:")) && !JSON.stringify(st.Resource).includes("/index/");
+
 function statementsOf(role: string): Statement[] {
   const out: Statement[] = [];
   for (const [, r] of ofType("AWS::IAM::Policy")) {
@@ -238,6 +242,18 @@ describe("DynamoDB table", () => {
       AttributeDefinitions: [
         { AttributeName: "PK", AttributeType: "S" },
         { AttributeName: "SK", AttributeType: "S" },
+        { AttributeName: "MailPK", AttributeType: "S" },
+        { AttributeName: "MailSK", AttributeType: "S" },
+      ],
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: "MailIndex",
+          KeySchema: [
+            { AttributeName: "MailPK", KeyType: "HASH" },
+            { AttributeName: "MailSK", KeyType: "RANGE" },
+          ],
+          Projection: { ProjectionType: "ALL" },
+        },
       ],
       PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
       TimeToLiveSpecification: { AttributeName: "ttl", Enabled: true },
@@ -285,11 +301,21 @@ describe("least privilege", () => {
   it("grants every other function exactly the table actions, on the table only", () => {
     const tableArn = { "Fn::GetAtt": [logicalId(stack.table.node.defaultChild), "Arn"] };
     for (const t of targets.filter((x) => x !== "health")) {
-      const dynamo = statementsOf(roleId(t)).filter((s) => asArray(s.Action).some((a) => a.startsWith("dynamodb:")));
+      const dynamo = statementsOf(roleId(t)).filter(onTable);
       expect(dynamo, t).toHaveLength(1);
       expect([...asArray(dynamo[0]!.Action)].sort(), t).toEqual(EXPECTED_TABLE_ACTIONS);
       expect(asArray(dynamo[0]!.Resource), t).toEqual([tableArn]);
       expect(dynamo[0]!.Effect, t).toBe("Allow");
+    }
+  });
+
+  it("grants the index only to Query, on MailIndex's exact ARN", () => {
+    const tableArn = { "Fn::GetAtt": [logicalId(stack.table.node.defaultChild), "Arn"] };
+    const onIndex = allStatements().filter((st) => JSON.stringify(st.Resource).includes("/index/"));
+    expect(onIndex.length).toBeGreaterThan(0);
+    for (const st of onIndex) {
+      expect(asArray(st.Action)).toEqual(["dynamodb:Query"]);
+      expect(asArray(st.Resource)).toEqual([{ "Fn::Join": ["", [tableArn, "/index/MailIndex"]] }]);
     }
   });
 
@@ -453,7 +479,7 @@ describe("events queue", () => {
 
   it("grants the worker the table actions on the table and no access to the admin key", () => {
     const statements = statementsOf(workerRoleId());
-    const dynamo = statements.filter((st) => asArray(st.Action).some((a) => a.startsWith("dynamodb:")));
+    const dynamo = statements.filter(onTable);
     expect(dynamo).toHaveLength(1);
     expect([...asArray(dynamo[0]!.Action)].sort()).toEqual(EXPECTED_TABLE_ACTIONS);
     expect(asArray(dynamo[0]!.Resource)).toEqual([{ "Fn::GetAtt": [logicalId(stack.table.node.defaultChild), "Arn"] }]);
@@ -748,7 +774,7 @@ describe("exports queue", () => {
   it("grants the export worker and the DLQ consumer the table actions on the table and no access to the admin key", () => {
     for (const f of [stack.exportWorker, stack.exportDlqConsumer]) {
       const statements = statementsOf(roleOf(f));
-      const dynamo = statements.filter((st) => asArray(st.Action).some((a) => a.startsWith("dynamodb:")));
+      const dynamo = statements.filter(onTable);
       expect(dynamo, roleOf(f)).toHaveLength(1);
       expect([...asArray(dynamo[0]!.Action)].sort(), roleOf(f)).toEqual(EXPECTED_TABLE_ACTIONS);
       expect(asArray(dynamo[0]!.Resource), roleOf(f)).toEqual([{ "Fn::GetAtt": [logicalId(stack.table.node.defaultChild), "Arn"] }]);
