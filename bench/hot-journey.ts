@@ -6,6 +6,7 @@ import { createBenchUser, dayAgo, seedJourneys, type BenchUser } from "./seed.js
 import type { Section } from "./section.js";
 import type { BenchContext } from "./stack-context.js";
 import { eachLimited, envInt, median, round2 } from "./stats.js";
+import { describeTx, traceTransactions } from "./tx-trace.js";
 import { countWrites, type WriteCounter } from "./write-items.js";
 
 /**
@@ -95,6 +96,7 @@ export async function benchHotJourney(ctx: BenchContext): Promise<Section> {
   const days = [dayAgo(1), dayAgo(0)];
   const { ddb } = await import("../shared/aws.js");
   const counter: WriteCounter = countWrites(ddb());
+  const tracer = await traceTransactions();
   const loadAtStart = os.loadavg().map((x) => x.toFixed(2)).join(" ");
   try {
     const setup = async (prefix: string) => {
@@ -111,7 +113,9 @@ export async function benchHotJourney(ctx: BenchContext): Promise<Section> {
     const floorRate = await floor(ctx, four.events, 4);
     const before = await lifetimeOf(ctx, four.user, four.journeyId, days);
     counter.reset();
+    tracer.reset();
     const r4 = await postAll(ctx, four.user, spread(batchesOf(four.events, BATCH), 4));
+    const tx4 = tracer.stats();
     const writes = counter.counts();
     const items = counter.items();
     const units = counter.units();
@@ -131,7 +135,9 @@ export async function benchHotJourney(ctx: BenchContext): Promise<Section> {
     );
     const plans = shares.map((share, k) => [...batchesOf(share, 250), shares[(k + 1) % 16]!.slice(0, 250)]);
     const before16 = await lifetimeOf(ctx, sixteen.user, sixteen.journeyId, days);
+    tracer.reset();
     const r16 = await postAll(ctx, sixteen.user, plans);
+    const tx16 = tracer.stats();
     const after16 = await lifetimeOf(ctx, sixteen.user, sixteen.journeyId, days);
     const expected16 = streamTotals(sixteen.events);
     const exact16 = Object.keys(expected16).every((k) => round2((after16[k] ?? 0) - (before16[k] ?? 0)) === round2(expected16[k]!));
@@ -203,6 +209,11 @@ export async function benchHotJourney(ctx: BenchContext): Promise<Section> {
       align: ["l", "r", "r", "r", "l"],
       rows,
       notes,
+      details: [
+        "Transactions behind the figures (a middleware on the handlers' DynamoDB client):",
+        ...describeTx("4 clients", four.events.length, tx4),
+        ...describeTx("16 clients", sixteen.events.length, tx16),
+      ],
       data: {
         events: four.events.length,
         floorEventsPerSecond: round2(floorRate),
@@ -218,5 +229,6 @@ export async function benchHotJourney(ctx: BenchContext): Promise<Section> {
     };
   } finally {
     counter.stop();
+    tracer.stop();
   }
 }
