@@ -133,6 +133,34 @@ describe("ingest core: chunked transactions", () => {
     expectDaysAddUp(days, all);
   }, 60_000);
 
+  it("backs off and retries a chunk cancelled by a transaction conflict, as DynamoDB cancels contended ones", async () => {
+    const { user, journeyId, actionIds } = await hotJourney();
+    const batch = hotStream({ journeyId, actionIds, subscribers: 60, days: DAYS, prefix: "tc" }).slice(0, 300);
+    // DynamoDB Local serialises transactions and never reports a conflict; AWS does, on hot rollups.
+    let cancelled = 0;
+    const name = "inject-transaction-conflicts";
+    d.ddb().middlewareStack.add(
+      (next, context) => async (args) => {
+        if (!String(context.commandName).startsWith("TransactWrite") || cancelled >= 3) return next(args);
+        cancelled++;
+        const items = (args.input as { TransactItems: unknown[] }).TransactItems;
+        throw Object.assign(new Error("Transaction cancelled"), {
+          name: "TransactionCanceledException",
+          CancellationReasons: items.map((_, i) => ({ Code: i === items.length - 1 ? "TransactionConflict" : "None" })),
+        });
+      },
+      { step: "initialize", name },
+    );
+    try {
+      const r = await d.ingestEvents(user.userId, batch);
+      expect(r).toMatchObject({ Accepted: batch.length, Duplicates: 0, Rejected: [] });
+    } finally {
+      d.ddb().middlewareStack.remove(name);
+    }
+    expect(cancelled).toBe(3);
+    expect((await lifetime(user, journeyId)).all).toEqual(streamTotals(batch));
+  }, 60_000);
+
   it("gives exact figures when two batches race with shared EventIDs and competing first opens", async () => {
     const { user, journeyId, actionIds } = await hotJourney();
     const subscribers = 150;

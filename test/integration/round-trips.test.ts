@@ -83,6 +83,8 @@ describe("round-trip budget", () => {
     ["journey.stats.byaction", "stats", "/api/v1/journey.stats.byaction", 3, (s) => ({ JourneyID: s.busy.journeyId, ...WINDOW })],
     ["journey.stats.byaction (ISP)", "stats", "/api/v1/journey.stats.byaction", 3, (s) => ({ JourneyID: s.busy.journeyId, ...WINDOW, ISP: "isp1.example" })],
     ["account.journey.benchmark", "stats", "/api/v1/account.journey.benchmark", 3, () => WINDOW],
+    // Its recipients come from MailIndex: one query of the action's key range, then the page's suppression items.
+    ["journey.action.subscribers", "stats", "/api/v1/journey.action.subscribers", 4, (s) => ({ JourneyID: s.busy.journeyId, ActionID: s.busy.actionIds[0]!, FilterJSON: "[]" })],
   ];
 
   it.each(reads)("%s makes the same number of calls for a small and a large account, within its budget", async (_name, group, path, budget, query) => {
