@@ -96,8 +96,16 @@ function stateKeys(userId: number, e: IngestEvent): Key[] {
 interface StateWrite {
   key: Key;
   set: Record<string, unknown>;
-  /** "versioned": `V` must be as read and goes up by one; "revenue": `Revenue` must be as read; "none": idempotent SET. */
-  guard: "versioned" | "revenue" | "none";
+  /**
+   * "versioned": `V` must be as read and goes up by one (enrolment entries, whose
+   * Active flag goes both ways); "firsts": each first-flag this write sets must still
+   * be absent (flags are never unset, so nothing else about an email state can go
+   * stale, and a Sent racing a Delivered needs no guard at all); "revenue": `Revenue`
+   * must be as read; "none": idempotent SET.
+   */
+  guard: "versioned" | "firsts" | "revenue" | "none";
+  /** "firsts": the unique kinds whose first this write records. */
+  firsts?: string[];
   before: Item | undefined;
   after: Item;
 }
@@ -130,7 +138,7 @@ function plan(userId: number, events: IngestEvent[], states: States): Plan {
     return item ? { ...item } : undefined;
   };
   const out: Plan = { markers: [], states: new Map(), counters: new Map() };
-  const change = (k: Key, guard: StateWrite["guard"], next: Item, set: Record<string, unknown>) => {
+  const change = (k: Key, guard: StateWrite["guard"], next: Item, set: Record<string, unknown>, firsts: string[] = []) => {
     const id = keyId(k);
     const prior = out.states.get(id);
     working.set(id, next);
@@ -140,6 +148,7 @@ function plan(userId: number, events: IngestEvent[], states: States): Plan {
       before: prior ? prior.before : states.get(id),
       after: next,
       set: { ...(prior?.set ?? {}), ...set },
+      firsts: [...(prior?.firsts ?? []), ...firsts],
     });
   };
   const count = (k: Key, add: Record<string, number>, set: Record<string, unknown>) => {
@@ -176,11 +185,15 @@ function plan(userId: number, events: IngestEvent[], states: States): Plan {
         if (e.BounceType === "Hard") put("HardBounced", true);
       }
       let first = true;
+      const firsts: string[] = [];
       if (UNIQUE.has(e.Type)) {
         first = cur[e.Type] === undefined;
-        if (first) put(e.Type, day);
+        if (first) {
+          put(e.Type, day);
+          firsts.push(e.Type);
+        }
       }
-      if (Object.keys(set).length > 0) change(k, "versioned", cur, set);
+      if (Object.keys(set).length > 0) change(k, "firsts", cur, set, firsts);
 
       const deltas: Record<string, number> = {};
       const counter = COUNTER[e.Type];
@@ -247,8 +260,15 @@ const planSize = (p: Plan) => p.markers.length + p.states.size + p.counters.size
 type Tx = NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]["TransactItems"]>[number];
 type Role = { kind: "marker"; event: IngestEvent } | { kind: "state"; id: string } | { kind: "counter" };
 
-function updateItem(key: Key, set: Record<string, unknown>, add: Record<string, number>, condition?: string, condValues: Record<string, unknown> = {}): Tx {
-  const names: Record<string, string> = {};
+function updateItem(
+  key: Key,
+  set: Record<string, unknown>,
+  add: Record<string, number>,
+  condition?: string,
+  condValues: Record<string, unknown> = {},
+  condNames: Record<string, string> = {},
+): Tx {
+  const names: Record<string, string> = { ...condNames };
   const values: Record<string, unknown> = { ...condValues };
   const parts: string[] = [];
   const sets = Object.entries(set);
@@ -296,6 +316,10 @@ function transaction(userId: number, p: Plan, now: Date): { items: Tx[]; roles: 
           : "attribute_exists(PK) AND attribute_not_exists(#v)";
       const version = typeof v === "number" ? v : 0;
       items.push(updateItem(w.key, { ...w.set, V: version + 1 }, {}, condition, typeof v === "number" ? { ":v": v } : {}));
+    } else if (w.guard === "firsts") {
+      const flags = w.firsts ?? [];
+      const names = Object.fromEntries(flags.map((f, i) => [`#f${i}`, f]));
+      items.push(updateItem(w.key, w.set, {}, flags.map((_, i) => `attribute_not_exists(#f${i})`).join(" AND ") || undefined, {}, names));
     } else if (w.guard === "revenue") {
       const before = w.before?.["Revenue"];
       items.push(
