@@ -12,7 +12,7 @@ type Json = Record<string, unknown>;
 function schemaFor(doc: FieldDoc | undefined): Json {
   switch (doc?.type) {
     case "integer":
-      return { type: "integer", minimum: 1 };
+      return { type: "integer", minimum: doc.minimum ?? 1, ...(doc.maximum !== undefined ? { maximum: doc.maximum } : {}) };
     case "boolean":
       return { type: "boolean", description: "1, true, yes or on (any case); anything else is false" };
     case "number":
