@@ -183,6 +183,8 @@ function plumbing(router: Router, mode: Mode): MiddlewareObj<Event, Result> {
         request.response = deliver(result, state.req.headers["accept-encoding"]);
       } catch (err) {
         if (!(err instanceof CommandError)) throw err;
+        // Logged so operators see which commands reach the limit and how often.
+        console.warn(JSON.stringify({ level: "warn", msg: "response too large", command: state.def?.name, error: err.message }));
         request.response = errorResult(err, mode, state);
       }
     },
