@@ -1,4 +1,5 @@
 import { GetCommand } from "@aws-sdk/lib-dynamodb";
+import { LAMBDA_RESPONSE_LIMIT_BYTES } from "../shared/http/payload-limit.js";
 import { keys } from "../shared/keys.js";
 import { benchDocClient } from "./counters.js";
 import { createBenchUser, dayAgo, ingestAll, seedJourneys } from "./seed.js";
@@ -14,19 +15,27 @@ import { envInt, median, ms, p95, round2 } from "./stats.js";
 const GOAL = 4;
 const WARM_UPS = 3;
 const DAYS = 3;
-/** Lambda's synchronous invocation response payload limit (6 MB). */
-const LAMBDA_RESPONSE_LIMIT = 6 * 2 ** 20;
+/** The paged variant's RecordsPerRequest. */
+const PAGE_SIZE = 100;
 
-/** A journey.list request (with its query), or the floor when id is "getitem". */
+/**
+ * A journey.list request (with its query), or the floor when id is "getitem". A paged
+ * variant asks for `pageSize` journeys from a RecordsFrom that moves on by a page at
+ * every request, so its figure is per page across the whole list, not the first page's.
+ */
 interface Variant {
   id: string;
   label: string;
   query?: Record<string, string>;
+  pageSize?: number;
 }
 
 interface Sample {
   ms: number;
+  /** The body decoded (fetch undoes the gzip). */
   bytes: number;
+  /** The body as sent (Content-Length: gzipped when the handler compressed it). */
+  wire: number;
 }
 
 /** One DynamoDB call the handlers made, as seen by a middleware on the shared client. */
@@ -105,6 +114,7 @@ export async function benchListLatency(ctx: BenchContext): Promise<Section> {
     const window = { StatsStartDate: days[0]!, StatsEndDate: days[DAYS - 1]! };
     const variants: Variant[] = [
       { id: "default", label: "journey.list (default 31-day window)", query: {} },
+      { id: "page", label: `journey.list, one page of ${PAGE_SIZE} (default window; RecordsFrom moves on a page each request)`, query: {}, pageSize: PAGE_SIZE },
       { id: "window", label: `journey.list (StatsStartDate..EndDate, ${DAYS} days)`, query: window },
       { id: "skip", label: "journey.list SkipStats=1", query: { SkipStats: "1" } },
       { id: "getitem", label: "floor: GetItem (document client, direct)" },
@@ -115,6 +125,12 @@ export async function benchListLatency(ctx: BenchContext): Promise<Section> {
       for (const [k, v] of Object.entries(q)) u.searchParams.set(k, v);
       return u;
     };
+    let pageTurn = 0;
+    const queryOf = (v: Variant): Record<string, string> => {
+      if (!v.pageSize) return v.query ?? {};
+      const from = (pageTurn++ * v.pageSize) % journeyCount;
+      return { ...v.query, RecordsPerRequest: String(v.pageSize), RecordsFrom: String(from) };
+    };
     const firstBody = new Map<string, string>();
     const encodings = new Set<string>();
     const once = async (v: Variant): Promise<Sample> => {
@@ -123,16 +139,18 @@ export async function benchListLatency(ctx: BenchContext): Promise<Section> {
         const out = await doc.send(new GetCommand({ TableName: table, Key: floorKey }));
         const t = performance.now() - t0;
         if (!out.Item) throw new Error("GetItem floor: the seeded journey was not found");
-        return { ms: t, bytes: JSON.stringify(out.Item).length };
+        const bytes = JSON.stringify(out.Item).length;
+        return { ms: t, bytes, wire: bytes };
       }
+      const url = listUrl(queryOf(v));
       const t0 = performance.now();
-      const res = await fetch(listUrl(v.query ?? {}), { headers: { APIKey: user.apiKey } });
+      const res = await fetch(url, { headers: { APIKey: user.apiKey } });
       const buf = await res.arrayBuffer();
       const t = performance.now() - t0;
       if (res.status !== 200) throw new Error(`${v.label} answered ${res.status}: ${Buffer.from(buf).toString("utf8").slice(0, 300)}`);
       if (!firstBody.has(v.id)) firstBody.set(v.id, Buffer.from(buf).toString("utf8"));
       encodings.add(res.headers.get("content-encoding") ?? "none");
-      return { ms: t, bytes: buf.byteLength };
+      return { ms: t, bytes: buf.byteLength, wire: Number(res.headers.get("content-length") ?? buf.byteLength) };
     };
     const samples = new Map<string, Sample[]>(variants.map((v) => [v.id, []]));
     for (let round = 0; round < WARM_UPS + n; round++) {
@@ -145,8 +163,14 @@ export async function benchListLatency(ctx: BenchContext): Promise<Section> {
     // ---- Sanity: every journey listed, the stats add up to what was seeded.
     for (const v of variants) {
       if (v.id === "getitem") continue;
-      const body = JSON.parse(firstBody.get(v.id)!) as { Journeys: { JourneyStats?: { AggregatedEmailActions: Record<string, number>; AggregatedDaysEmailActions: Record<string, number>[] } }[] };
-      if (body.Journeys.length < journeyCount) throw new Error(`${v.label}: ${body.Journeys.length} journeys listed, ${journeyCount} seeded`);
+      const body = JSON.parse(firstBody.get(v.id)!) as {
+        Journeys: { JourneyStats?: { AggregatedEmailActions: Record<string, number>; AggregatedDaysEmailActions: Record<string, number>[] } }[];
+        TotalJourneys?: number;
+      };
+      // The first page (RecordsFrom 0) holds pageSize journeys; an unpaged list holds them all.
+      const listed = Math.min(v.pageSize ?? journeyCount, journeyCount);
+      if (body.Journeys.length !== listed) throw new Error(`${v.label}: ${body.Journeys.length} journeys listed, ${listed} expected`);
+      if (v.pageSize && body.TotalJourneys !== journeyCount) throw new Error(`${v.label}: TotalJourneys ${body.TotalJourneys}, ${journeyCount} seeded`);
       if (v.id === "skip") {
         if (body.Journeys.some((j) => j.JourneyStats)) throw new Error("SkipStats=1 still returned JourneyStats");
         continue;
@@ -156,14 +180,14 @@ export async function benchListLatency(ctx: BenchContext): Promise<Section> {
         (s, j) => s + (j.JourneyStats?.AggregatedDaysEmailActions ?? []).reduce((t, d) => t + Number(d["SendCount"] ?? 0), 0),
         0,
       );
-      if (lifetimeSent !== 2 * journeyCount || windowSent !== 2 * journeyCount) {
-        throw new Error(`${v.label}: SendCount lifetime ${lifetimeSent}, in window ${windowSent}; expected ${2 * journeyCount} each`);
+      if (lifetimeSent !== 2 * listed || windowSent !== 2 * listed) {
+        throw new Error(`${v.label}: SendCount lifetime ${lifetimeSent}, in window ${windowSent}; expected ${2 * listed} each`);
       }
     }
 
     // ---- Where the time goes: a few more requests with a tracing middleware on the
     // handlers' own DynamoDB client (the gateway runs them in this process), removed after.
-    const details = await trace(ctx, user.apiKey, variants, listUrl, firstBody);
+    const details = await trace(ctx, user.apiKey, variants, (v) => listUrl(queryOf(v)), firstBody);
 
     const floorP50 = median(samples.get("getitem")!.map((s) => s.ms));
     const results = variants.map((v) => {
@@ -178,6 +202,7 @@ export async function benchListLatency(ctx: BenchContext): Promise<Section> {
         p95: p95(times),
         ratio,
         bytes: median(xs.map((s) => s.bytes)),
+        wire: median(xs.map((s) => s.wire)),
         pass: v.id === "getitem" ? null : ratio <= GOAL,
         samples: times.map(round2),
       };
@@ -202,10 +227,15 @@ export async function benchListLatency(ctx: BenchContext): Promise<Section> {
         `${n} sequential requests per row after ${WARM_UPS} uncounted warm-ups, interleaved round by round; list requests go through the local HTTP gateway with an APIKey header (rate limit raised so it never throttles); p95 is nearest-rank${n < 20 ? " (the maximum with so few samples)" : ""}.`,
         "The floor is one GetItem of a journey item, made directly with a DynamoDBDocumentClient against the same DynamoDB Local: no HTTP, no auth, no rate-limit write.",
         `Goal: journey.list p50 within ${GOAL}× the GetItem p50.`,
-        `Response bytes are the body as received (Content-Encoding: ${[...encodings].join(", ")}).` +
+        pagedNote(results, journeyCount),
+        `Response bytes are the body decoded; fetch sends Accept-Encoding: gzip, and bodies came back with Content-Encoding: ${[...encodings].join(", ")}.` +
           results
-            .filter((r) => r.id !== "getitem" && r.bytes > LAMBDA_RESPONSE_LIMIT)
-            .map((r) => ` ${r.label} is ${(r.bytes / 2 ** 20).toFixed(1)} MiB, over Lambda's 6 MB synchronous response limit: deployed, this request would fail.`)
+            .filter((r) => r.id !== "getitem" && r.bytes > LAMBDA_RESPONSE_LIMIT_BYTES)
+            .map(
+              (r) =>
+                ` ${r.label} is ${(r.bytes / 2 ** 20).toFixed(1)} MiB decoded, ${(r.wire / 1024).toFixed(0)} KiB gzipped on the wire: over Lambda's 6 MB response limit uncompressed, ` +
+                "so a client that does not accept gzip gets 413 / 99997 (page, narrow the window or SkipStats=1) instead of API Gateway's 5xx.",
+            )
             .join(""),
       ],
       details,
@@ -216,13 +246,24 @@ export async function benchListLatency(ctx: BenchContext): Promise<Section> {
   }
 }
 
+/** The paged figure beside the unpaged one: what one page costs, and what a walk of every page adds up to. */
+function pagedNote(results: { id: string; p50: number }[], journeyCount: number): string {
+  const page = results.find((r) => r.id === "page")!;
+  const whole = results.find((r) => r.id === "default")!;
+  const pages = Math.ceil(journeyCount / PAGE_SIZE);
+  return (
+    `Paged: one page of ${PAGE_SIZE} has a p50 of ${ms(page.p50)} ms against ${ms(whole.p50)} ms for the unpaged list (${(page.p50 / whole.p50).toFixed(2)}×); ` +
+    `every page reads all ${journeyCount} journey items (DynamoDB cannot skip to an offset) but only its own rollups, so a walk of all ${pages} pages costs about ${ms(page.p50 * pages)} ms.`
+  );
+}
+
 const TRACE_REQUESTS = 5;
 
 async function trace(
   ctx: BenchContext,
   apiKey: string,
   variants: Variant[],
-  listUrl: (q: Record<string, string>) => URL,
+  urlOf: (v: Variant) => URL,
   firstBody: Map<string, string>,
 ): Promise<string[]> {
   const aws = await import("../shared/aws.js");
@@ -255,7 +296,7 @@ async function trace(
       for (let i = 0; i < TRACE_REQUESTS; i++) {
         calls.splice(0);
         const t0 = performance.now();
-        const res = await fetch(listUrl(v.query ?? {}), { headers: { APIKey: apiKey } });
+        const res = await fetch(urlOf(v), { headers: { APIKey: apiKey } });
         await res.arrayBuffer();
         const total = performance.now() - t0;
         per.push({ total, ddb: unionMs(calls), calls: [...calls] });

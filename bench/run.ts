@@ -1,4 +1,4 @@
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { mkdir, rename, writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { benchBundles } from "./bundles.js";
 import { benchExport } from "./export.js";
@@ -26,6 +26,22 @@ const SECTIONS: SectionDef[] = [
   { id: "export", run: async () => benchExport(await stack.get()) },
 ];
 
+/**
+ * `BENCH_ONLY=list-latency` (comma-separated section ids) runs just those sections, for
+ * a quick look on a busy machine. Their results go to `latest.<ids>.{json,md}`, so a
+ * partial run never replaces the full run's `latest.{json,md}`.
+ */
+function selectedSections(): { sections: SectionDef[]; suffix: string } {
+  const raw = process.env["BENCH_ONLY"];
+  if (!raw) return { sections: SECTIONS, suffix: "" };
+  const ids = raw.split(",").map((s) => s.trim()).filter(Boolean);
+  const unknown = ids.filter((id) => !SECTIONS.some((s) => s.id === id));
+  if (unknown.length || ids.length === 0) {
+    throw new Error(`BENCH_ONLY must list section ids among ${SECTIONS.map((s) => s.id).join(", ")}; got "${raw}"`);
+  }
+  return { sections: SECTIONS.filter((s) => ids.includes(s.id)), suffix: `.${ids.join("+")}` };
+}
+
 const RESULTS = new URL("./results/", import.meta.url);
 
 function markdown(machine: string, sections: Section[], failed: { id: string; error: string }[]): string {
@@ -51,12 +67,11 @@ async function main(): Promise<void> {
   const machineLine = describeMachine(machine);
   console.log(machineLine);
 
+  const selected = selectedSections();
   const sections: Section[] = [];
-  // BENCH_ONLY=hot-journey,ingest runs just those sections; the others keep their last figures.
-  const only = (process.env["BENCH_ONLY"] ?? "").split(",").map((x) => x.trim()).filter(Boolean);
   const failed: { id: string; error: string }[] = [];
   try {
-    for (const def of SECTIONS.filter((d) => only.length === 0 || only.includes(d.id))) {
+    for (const def of selected.sections) {
       console.log(`\n[${def.id}] running…`);
       try {
         const s = await def.run();
@@ -75,17 +90,10 @@ async function main(): Promise<void> {
   }
 
   await mkdir(RESULTS, { recursive: true });
-  if (only.length > 0) {
-    // A partial run keeps the other sections' last figures, in the usual order.
-    const previous = await readFile(new URL("latest.json", RESULTS), "utf8")
-      .then((t) => (JSON.parse(t) as { sections: Section[] }).sections)
-      .catch(() => [] as Section[]);
-    const byId = new Map([...previous, ...sections].map((x) => [x.id, x]));
-    sections.splice(0, sections.length, ...SECTIONS.flatMap((d) => byId.get(d.id) ?? []));
-  }
-  await writeAtomically("latest.json", JSON.stringify({ machine, sections, failed }, null, 2) + "\n");
-  await writeAtomically("latest.md", markdown(machineLine, sections, failed));
-  console.log(`\nWrote ${fileURLToPath(new URL("latest.json", RESULTS))} and latest.md`);
+  const name = `latest${selected.suffix}`;
+  await writeAtomically(`${name}.json`, JSON.stringify({ machine, sections, failed }, null, 2) + "\n");
+  await writeAtomically(`${name}.md`, markdown(machineLine, sections, failed));
+  console.log(`\nWrote ${fileURLToPath(new URL(`${name}.json`, RESULTS))} and ${name}.md`);
   if (failed.length) process.exitCode = 1;
 }
 

@@ -11,6 +11,8 @@ export type ErrorKind =
   | "rateLimit"
   /** A documented code for a write that did not happen ("Journey not cloned successfully"): 500 on v1. */
   | "failure"
+  /** The answer would exceed Lambda's response limit (RESPONSE_TOO_LARGE): 413 on v1. */
+  | "tooLarge"
   /** 100000 / 100001 / 100003: the request never reached a working command. */
   | "hard";
 
@@ -53,3 +55,18 @@ export const AUTH = {
 export function isAwsError(err: unknown, name: string): boolean {
   return err instanceof Error && err.name === name;
 }
+
+/**
+ * Any command's answer that does not fit Lambda's response limit. One code for every
+ * command, beside the other command-independent codes (99998, 99999), and a handler
+ * error: /api.php answers it with HTTP 200.
+ */
+export const RESPONSE_TOO_LARGE = 99997;
+export const responseTooLarge = (bytes: number, limit: number, gzipped: boolean) =>
+  new CommandError(
+    RESPONSE_TOO_LARGE,
+    `Response too large: ${bytes} bytes${gzipped ? " even gzipped" : ""}, over the ${limit}-byte limit. ` +
+      `${gzipped ? "" : "Send Accept-Encoding: gzip, or "}ask for less: page with RecordsPerRequest and RecordsFrom, ` +
+      "narrow StatsStartDate/StatsEndDate, or pass SkipStats=1.",
+    "tooLarge",
+  );

@@ -71,6 +71,22 @@ export const keys = {
   journeyLifetime: (userId: number, journeyId: number): Key => ({ PK: `${userPk(userId)}#S`, SK: `JL#${pad(journeyId)}#C` }),
   /** Journey enrollment counters and LastTriggeredAt. */
   journeyEnrollment: (userId: number, journeyId: number): Key => ({ PK: `${userPk(userId)}#S`, SK: `JL#${pad(journeyId)}#E` }),
+  /**
+   * Sort-key range of the journeys' lifetime and enrollment rollups in the user's
+   * stats partition: every journey's, or (for a journey.list page) only those of
+   * JourneyIDs `fromId`..`toId`, which the zero-padded IDs keep contiguous.
+   */
+  journeyLifetimes: (userId: number, ids?: { fromId: number; toId: number }) => ({
+    PK: `${userPk(userId)}#S`,
+    from: ids ? `JL#${pad(ids.fromId)}#` : "JL#",
+    to: ids ? `JL#${pad(ids.toId)}#~` : "JL#~",
+  }),
+  /** Sort-key range of every journey's days from `start` to `end` in the date-first series. */
+  journeyDaysByUser: (userId: number, start: string, end: string) => ({
+    PK: `${userPk(userId)}#S`,
+    from: `JD#${start}`,
+    to: `JD#${end}#~`,
+  }),
   /** A journey's day in the user-wide, date-first series (journey.list, benchmark). */
   journeyDayByUser: (userId: number, date: string, journeyId: number): Key => ({
     PK: `${userPk(userId)}#S`,

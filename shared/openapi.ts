@@ -12,7 +12,7 @@ type Json = Record<string, unknown>;
 function schemaFor(doc: FieldDoc | undefined): Json {
   switch (doc?.type) {
     case "integer":
-      return { type: "integer", minimum: 1 };
+      return { type: "integer", minimum: doc.minimum ?? 1, ...(doc.maximum !== undefined ? { maximum: doc.maximum } : {}) };
     case "boolean":
       return { type: "boolean", description: "1, true, yes or on (any case); anything else is false" };
     case "number":
@@ -64,6 +64,10 @@ export function buildOpenApi(commands: readonly CommandDef[], version: string): 
         "404": errorResponse("The addressed record does not exist for this caller"),
         "409": errorResponse("State conflict"),
         "422": errorResponse("Validation failure: the command's documented code"),
+        "413": errorResponse(
+          "99997 response too large: the answer exceeds Lambda's 6,291,556-byte response limit (even gzipped, or the client did not send Accept-Encoding: gzip); " +
+            "send Accept-Encoding: gzip, page (journey.list RecordsPerRequest/RecordsFrom), narrow the statistics window or pass SkipStats=1",
+        ),
         "429": errorResponse("Rate limit exceeded; see Retry-After"),
         "500": errorResponse("100005 internal error"),
       },
@@ -97,7 +101,10 @@ export function buildOpenApi(commands: readonly CommandDef[], version: string): 
           },
         },
       },
-      responses: { "200": { description: "Success or handler error (see Success)" }, "400": errorResponse("Hard failure") },
+      responses: {
+        "200": { description: "Success or handler error (see Success), including 99997 response too large" },
+        "400": errorResponse("Hard failure"),
+      },
     },
   };
   return {

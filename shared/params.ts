@@ -25,6 +25,9 @@ export interface FieldDoc {
   type: "integer" | "string" | "boolean" | "number" | "array" | "object" | "string|integer" | "array|string";
   description?: string;
   required?: boolean;
+  /** Bounds of an integer field, for the OpenAPI document (integers default to a minimum of 1). */
+  minimum?: number;
+  maximum?: number;
 }
 export const fieldDocs = z.registry<FieldDoc>();
 

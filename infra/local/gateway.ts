@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { randomUUID } from "node:crypto";
 import type { Group } from "../../shared/command.js";
+import { LAMBDA_RESPONSE_LIMIT_BYTES, lambdaPayloadBytes } from "../../shared/http/payload-limit.js";
 import { commands, entryOf } from "../../shared/registry.js";
 
 /**
@@ -110,10 +111,30 @@ async function handle(req: IncomingMessage, res: ServerResponse, root: string): 
     sourceIp: req.socket.remoteAddress ?? "",
   });
   const handler = await handlerFor(target, root);
-  const result = await handler(event, lambdaContext(`journey-api-${target}`));
-  const out = result.isBase64Encoded ? Buffer.from(result.body ?? "", "base64") : Buffer.from(result.body ?? "");
-  res.writeHead(result.statusCode ?? 200, { ...(result.headers as Record<string, string>), "Content-Length": String(out.length) });
-  res.end(out);
+  const reply = toHttp(await handler(event, lambdaContext(`journey-api-${target}`)));
+  res.writeHead(reply.status, { ...reply.headers, "Content-Length": String(reply.body.length) });
+  res.end(reply.body);
+}
+
+/**
+ * What API Gateway sends for a function's result. Past Lambda's response limit
+ * the invocation fails and an HTTP API answers a bare 500 in its own shape, not the
+ * API's envelope; the local run fails the same way, so a handler that forgets the
+ * limit is caught here rather than deployed.
+ */
+export function toHttp(result: APIGatewayProxyStructuredResultV2): { status: number; headers: Record<string, string>; body: Buffer } {
+  if (lambdaPayloadBytes(result) > LAMBDA_RESPONSE_LIMIT_BYTES) {
+    return {
+      status: 500,
+      headers: { "Content-Type": "application/json" },
+      body: Buffer.from(JSON.stringify({ message: "Internal Server Error" })),
+    };
+  }
+  return {
+    status: result.statusCode ?? 200,
+    headers: (result.headers ?? {}) as Record<string, string>,
+    body: result.isBase64Encoded ? Buffer.from(result.body ?? "", "base64") : Buffer.from(result.body ?? ""),
+  };
 }
 
 export async function startGateway(port: number, root: string): Promise<{ server: Server; url: string }> {

@@ -17,7 +17,7 @@ import {
 } from "../domain/journeys.js";
 import { actionView } from "../domain/action-tree.js";
 import { readJourneyWithTree } from "../domain/journey-tree.js";
-import { actionStats, filteredEmailActions, journeyStats } from "../domain/stats.js";
+import { actionStats, filteredEmailActions, journeyStats, type JourneyRollup } from "../domain/stats.js";
 import { accountRollups, countersOf, enrollmentOf, journeyDays, journeyLifetimeKeys } from "../domain/stats-read.js";
 import { keyId } from "../domain/owned.js";
 import { keys } from "../keys.js";
@@ -33,6 +33,8 @@ import {
   parseField,
   raw,
   requiredIdList,
+  toNonNegativeInt,
+  toPositiveInt,
   toText,
 } from "../params.js";
 import {
@@ -236,9 +238,24 @@ export const journeyGet = defineCommand({
   },
 });
 
+/** The paging extension of journey.list (docs/api.md), named as the newer edition names them. */
+const PAGE_SIZE_MAX = 1000;
+const PAGE_SIZE_DEFAULT = 25;
+const RECORDS_PER_REQUEST_INVALID: [number, string] = [7, `Invalid RecordsPerRequest (an integer from 1 to ${PAGE_SIZE_MAX})`];
+const RECORDS_FROM_INVALID: [number, string] = [8, "Invalid RecordsFrom (an integer of 0 or more)"];
+const recordsPerRequest = field({ type: "integer", minimum: 1, maximum: PAGE_SIZE_MAX }, (v, ctx): number | undefined => {
+  if (isAbsent(v)) return undefined;
+  const n = toPositiveInt(v);
+  return n !== undefined && n <= PAGE_SIZE_MAX ? n : fail(ctx, v, RECORDS_PER_REQUEST_INVALID);
+});
+const recordsFrom = field({ type: "integer", minimum: 0 }, (v, ctx): number | undefined => {
+  if (isAbsent(v)) return undefined;
+  return toNonNegativeInt(v) ?? fail(ctx, v, RECORDS_FROM_INVALID);
+});
+
 export const journeyList = defineCommand({
   name: "journey.list",
-  summary: "List the caller's journeys, with statistics unless SkipStats",
+  summary: "List the caller's journeys, with statistics unless SkipStats; one page of them with RecordsPerRequest/RecordsFrom",
   route: { method: "GET", path: "/api/v1/journeys" },
   group: "journeys",
   scope: "user",
@@ -248,6 +265,18 @@ export const journeyList = defineCommand({
     StatsEndDate: optionalDate([5, "Invalid StatsEndDate format"]),
     SkipStats: flag("Omit the JourneyStats block entirely"),
     IncludeActivityCounters: flag("Add LastTriggeredAt, LastActivityAt and TotalEnrolledLifetime to each row"),
+    // Checked in run, after the window's order (code 6), so the lowest code still wins.
+    RecordsPerRequest: raw({
+      type: "integer",
+      minimum: 1,
+      maximum: PAGE_SIZE_MAX,
+      description: `Extension: page size, 1 to ${PAGE_SIZE_MAX} (default ${PAGE_SIZE_DEFAULT} when RecordsFrom is given). With either paging parameter the answer is one page in JourneyID order, plus TotalJourneys; invalid: code 7`,
+    }),
+    RecordsFrom: raw({
+      type: "integer",
+      minimum: 0,
+      description: "Extension: offset of the page's first journey in JourneyID order (default 0 when RecordsPerRequest is given); invalid: code 8",
+    }),
   }),
   async run(p, ctx) {
     const { userId } = userOf(ctx);
@@ -261,22 +290,35 @@ export const journeyList = defineCommand({
       },
       ctx.now,
     );
-    // Three reads for any number of journeys: the journeys, and (unless SkipStats)
-    // every journey's lifetime rollups and every journey's days in the window.
-    const [journeys, rollups] = await Promise.all([
-      listJourneys(userId),
-      p.SkipStats ? Promise.resolve(undefined) : accountRollups(userId, window),
-    ]);
-    return {
-      Journeys: journeys.map((j) =>
-        rollups
-          ? {
-              ...journeyView(j),
-              JourneyStats: journeyStats(rollups.get(j.JourneyID), window, { includeActivityCounters: p.IncludeActivityCounters }),
-            }
-          : journeyView(j),
-      ),
-    };
+    const perRequest = parseField(recordsPerRequest, p.RecordsPerRequest);
+    const from = parseField(recordsFrom, p.RecordsFrom);
+    const stats = (rollups: Map<number, JourneyRollup> | undefined) => (j: Journey) =>
+      rollups
+        ? { ...journeyView(j), JourneyStats: journeyStats(rollups.get(j.JourneyID), window, { includeActivityCounters: p.IncludeActivityCounters }) }
+        : journeyView(j);
+
+    if (perRequest === undefined && from === undefined) {
+      // Three reads for any number of journeys: the journeys, and (unless SkipStats)
+      // every journey's lifetime rollups and every journey's days in the window.
+      const [journeys, rollups] = await Promise.all([
+        listJourneys(userId),
+        p.SkipStats ? Promise.resolve(undefined) : accountRollups(userId, window),
+      ]);
+      return { Journeys: journeys.map(stats(rollups)) };
+    }
+
+    // A page: the journeys first (they fix the page's JourneyID range), then only that
+    // range's rollups. Still three reads, whatever RecordsFrom is; DynamoDB cannot skip
+    // to an offset, but the journey items are the smallest part of the read.
+    const journeys = await listJourneys(userId);
+    const start = from ?? 0;
+    const page = journeys.slice(start, start + (perRequest ?? PAGE_SIZE_DEFAULT));
+    const rollups = p.SkipStats
+      ? undefined
+      : page.length === 0
+        ? new Map<number, JourneyRollup>()
+        : await accountRollups(userId, window, { fromId: page[0]!.JourneyID, toId: page[page.length - 1]!.JourneyID });
+    return { Journeys: page.map(stats(rollups)), TotalJourneys: journeys.length };
   },
 });
 

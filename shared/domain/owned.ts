@@ -43,15 +43,26 @@ export async function listOwned(kind: OwnedKind, userId: number): Promise<Item[]
   return queryByPrefix(PK, prefix);
 }
 
+/**
+ * A filter on non-key attributes: DynamoDB still reads the items it drops, but does
+ * not ship them. Placeholders must not be `:pk`, `:a` or `:b`.
+ */
+export interface QueryFilter {
+  expression: string;
+  names: Record<string, string>;
+  values: Record<string, unknown>;
+}
+
 /** The pages of a key-range query, one at a time: for readers whose memory must not grow with the data. */
-export async function* queryPages(pk: string, from: string, to: string): AsyncGenerator<Item[]> {
+export async function* queryPages(pk: string, from: string, to: string, filter?: QueryFilter): AsyncGenerator<Item[]> {
   let start: Record<string, unknown> | undefined;
   do {
     const out = await ddb().send(
       new QueryCommand({
         TableName: tableName(),
         KeyConditionExpression: "PK = :pk AND SK BETWEEN :a AND :b",
-        ExpressionAttributeValues: { ":pk": pk, ":a": from, ":b": to },
+        ExpressionAttributeValues: { ":pk": pk, ":a": from, ":b": to, ...filter?.values },
+        ...(filter ? { FilterExpression: filter.expression, ExpressionAttributeNames: filter.names } : {}),
         ExclusiveStartKey: start,
       }),
     );
@@ -61,9 +72,9 @@ export async function* queryPages(pk: string, from: string, to: string): AsyncGe
 }
 
 /** Every item of a partition whose sort key lies in [from, to]. */
-export async function queryBetween(pk: string, from: string, to: string): Promise<Item[]> {
+export async function queryBetween(pk: string, from: string, to: string, filter?: QueryFilter): Promise<Item[]> {
   const items: Item[] = [];
-  for await (const page of queryPages(pk, from, to)) items.push(...page);
+  for await (const page of queryPages(pk, from, to, filter)) items.push(...page);
   return items;
 }
 

@@ -77,15 +77,25 @@ export async function ispDays(userId: number, journeyId: number, window: Window,
  * Every journey's lifetime and enrollment rollups, and every journey's days in a
  * window, for a whole account: two range queries of the user's stats partition,
  * whatever the number of journeys.
+ *
+ * With `ids` (a journey.list page), only the rollups of JourneyIDs `fromId`..`toId`:
+ * the lifetime query narrows its key range to them; the days are stored date first,
+ * so that query keeps the window's key range and a filter drops the other journeys'
+ * days before they are shipped. Still two queries, wherever the page starts.
  */
 export async function accountRollups(
   userId: number,
   window: Window | undefined,
+  ids?: { fromId: number; toId: number },
 ): Promise<Map<number, JourneyRollup>> {
-  const pk = keys.userStats(userId);
-  const [lifetimes, days] = await Promise.all([
-    queryBetween(pk, "JL#", "JL#~"),
-    window ? queryBetween(pk, `JD#${window.start}`, `JD#${window.end}#~`) : Promise.resolve([] as Item[]),
+  const life = keys.journeyLifetimes(userId, ids);
+  const days = window ? keys.journeyDaysByUser(userId, window.start, window.end) : undefined;
+  const onlyPage = ids
+    ? { expression: "#jid BETWEEN :lo AND :hi", names: { "#jid": "JourneyID" }, values: { ":lo": ids.fromId, ":hi": ids.toId } }
+    : undefined;
+  const [lifetimes, dayItems] = await Promise.all([
+    queryBetween(life.PK, life.from, life.to),
+    days ? queryBetween(days.PK, days.from, days.to, onlyPage) : Promise.resolve([] as Item[]),
   ]);
   const out = new Map<number, JourneyRollup>();
   const rollup = (jid: number) => {
@@ -105,6 +115,6 @@ export async function accountRollups(
     r.lifetime = countersOf(counterItems.get(jid));
     r.enrollment = enrollmentOf(counterItems.get(jid), enrollmentItems.get(jid));
   }
-  for (const item of days) rollup(Number(item["JourneyID"])).daily.set(String(item["Date"]), countersOf(item));
+  for (const item of dayItems) rollup(Number(item["JourneyID"])).daily.set(String(item["Date"]), countersOf(item));
   return out;
 }

@@ -10,6 +10,8 @@ const V1_STATUS: Record<ErrorKind, number> = {
   permission: 403,
   rateLimit: 429,
   failure: 500,
+  // The request was fine but asks for more than one response can carry.
+  tooLarge: 413,
   hard: 400,
 };
 

@@ -3,11 +3,12 @@ import middy, { type MiddlewareObj, type Request } from "@middy/core";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { RawReply, type Caller, type CommandDef } from "../command.js";
 import { loadConfig } from "../config.js";
-import { AUTH, CommandError, HARD, unknownCommand } from "../errors.js";
+import { AUTH, CommandError, HARD, responseTooLarge, unknownCommand } from "../errors.js";
 import { consumeRateLimit, type RateState } from "../domain/rate-limit.js";
 import { sha256Hex } from "../domain/secrets.js";
 import { authenticate, rateOwner } from "./auth.js";
 import { errorBody, internalError, JSON_TYPE, statusFor, type Mode } from "./envelope.js";
+import { LAMBDA_RESPONSE_LIMIT_BYTES, lambdaPayloadBytes } from "./payload-limit.js";
 import { mergeParams, type HttpRequest } from "./request.js";
 import { canonicalNames, validateParams } from "./validate.js";
 
@@ -74,15 +75,33 @@ function json(statusCode: number, body: unknown, headers: Record<string, string>
  */
 const COMPRESS_FROM_BYTES = 16 * 1024;
 
-function compress(result: Result, acceptEncoding: string | undefined): Result {
+function compress(result: Result): Result {
   const body = result.body ?? "";
-  if (body.length < COMPRESS_FROM_BYTES || !/\bgzip\b/i.test(acceptEncoding ?? "")) return result;
+  if (body.length < COMPRESS_FROM_BYTES) return result;
   return {
     ...result,
     headers: { ...result.headers, "Content-Encoding": "gzip", Vary: "Accept-Encoding" },
     body: gzipSync(body).toString("base64"),
     isBase64Encoded: true,
   };
+}
+
+/**
+ * The last step of every successful answer, of every function: gzip when the
+ * client accepts it, then check the result as Lambda will measure it. Past the
+ * limit the runtime would fail the invocation and API Gateway would answer an
+ * opaque 5xx; the caller gets the documented error, saying what to ask instead.
+ */
+function deliver(result: Result, acceptEncoding: string | undefined): Result {
+  const gzip = /\bgzip\b/i.test(acceptEncoding ?? "");
+  const out = gzip ? compress(result) : result;
+  const bytes = lambdaPayloadBytes(out);
+  if (bytes > LAMBDA_RESPONSE_LIMIT_BYTES) throw responseTooLarge(bytes, LAMBDA_RESPONSE_LIMIT_BYTES, out !== result);
+  return out;
+}
+
+function errorResult(err: CommandError, mode: Mode, state: State | undefined): Result {
+  return json(statusFor(err, mode), errorBody(err, state?.def?.errorShape), { ...rateHeaders(state?.rate), ...err.headers });
 }
 
 export interface Router {
@@ -156,16 +175,18 @@ function plumbing(router: Router, mode: Mode): MiddlewareObj<Event, Result> {
     after: (request) => {
       const state = stateOf(request);
       const reply = request.response as unknown;
-      if (reply instanceof RawReply) {
-        request.response = {
-          statusCode: reply.statusCode,
-          headers: { ...rateHeaders(state.rate), ...reply.headers },
-          body: reply.body,
-        };
-        return;
+      const result =
+        reply instanceof RawReply
+          ? { statusCode: reply.statusCode, headers: { ...rateHeaders(state.rate), ...reply.headers }, body: reply.body }
+          : json(200, state.def?.bareSuccess ? reply : { Success: true, ...(reply as object) }, rateHeaders(state.rate));
+      try {
+        request.response = deliver(result, state.req.headers["accept-encoding"]);
+      } catch (err) {
+        if (!(err instanceof CommandError)) throw err;
+        // Logged so operators see which commands reach the limit and how often.
+        console.warn(JSON.stringify({ level: "warn", msg: "response too large", command: state.def?.name, error: err.message }));
+        request.response = errorResult(err, mode, state);
       }
-      const body = state.def?.bareSuccess ? reply : { Success: true, ...(reply as object) };
-      request.response = compress(json(200, body, rateHeaders(state.rate)), state.req.headers["accept-encoding"]);
     },
     onError: (request) => {
       const state = states.get(request.event);
@@ -185,10 +206,7 @@ function plumbing(router: Router, mode: Mode): MiddlewareObj<Event, Result> {
         );
         known = internalError();
       }
-      request.response = json(statusFor(known, mode), errorBody(known, state?.def?.errorShape), {
-        ...rateHeaders(state?.rate),
-        ...known.headers,
-      });
+      request.response = errorResult(known, mode, state);
     },
   };
 }

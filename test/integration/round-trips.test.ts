@@ -77,6 +77,8 @@ describe("round-trip budget", () => {
     ["journey.get (EmailID + ISP)", "journeys", "/api/v1/journey", 4, (s) => ({ JourneyID: s.busy.journeyId, ...WINDOW, EmailID: s.busy.actionIds[0]!, ISP: "isp0.example" })],
     // A month for the list: 500 journeys × 500 zero-filled days would be a 60 MB answer.
     ["journey.list", "journeys", "/api/v1/journeys", 4, () => ({ StatsStartDate: "2026-01-01", StatsEndDate: "2026-01-31", IncludeActivityCounters: 1 })],
+    // A page reads the journeys, then only that page's rollups: never more than the whole list.
+    ["journey.list (a page)", "journeys", "/api/v1/journeys", 3, () => ({ StatsStartDate: "2026-01-01", StatsEndDate: "2026-01-31", RecordsPerRequest: 2, RecordsFrom: 3 })],
     ["journey.sendemailactions", "actions", "/api/v1/journey.sendemailactions", 3, () => ({})],
     ["journey.stats.byisp", "stats", "/api/v1/journey.stats.byisp", 3, (s) => ({ JourneyID: s.busy.journeyId, ...WINDOW })],
     ["journey.stats.byisp (EmailID)", "stats", "/api/v1/journey.stats.byisp", 3, (s) => ({ JourneyID: s.busy.journeyId, ...WINDOW, EmailID: s.busy.actionIds[0]! })],
