@@ -112,8 +112,14 @@ function parseEvent(raw: unknown, now: Date): { event?: IngestEvent; codes: numb
  * their order in the batch (the first ingested unique event is the one that
  * counts); different subscribers' events share chunk transactions.
  */
-export async function ingestEvents(userId: number, rawEvents: unknown[], now = new Date()): Promise<IngestResult> {
-  const parsed = rawEvents.map((raw) => parseEvent(raw, now));
+export async function ingestEvents(
+  userId: number,
+  rawEvents: unknown[],
+  now = new Date(),
+  /** The default OccurredAt of event i, when events from several messages are ingested together. */
+  nowOf: (i: number) => Date = () => now,
+): Promise<IngestResult> {
+  const parsed = rawEvents.map((raw, i) => parseEvent(raw, nowOf(i)));
   const rejected = new Map<number, number>();
   parsed.forEach((p, i) => {
     if (p.codes.length > 0) rejected.set(i, Math.min(...p.codes));
