@@ -1,9 +1,11 @@
-import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
+import { CfnOutput, Duration, RemovalPolicy, Stack, Validations, type StackProps } from "aws-cdk-lib";
+import { AccessLogFormat } from "aws-cdk-lib/aws-apigateway";
 import * as apigw from "aws-cdk-lib/aws-apigatewayv2";
 import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations";
 import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import * as iam from "aws-cdk-lib/aws-iam";
+import * as logs from "aws-cdk-lib/aws-logs";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import * as s3 from "aws-cdk-lib/aws-s3";
 import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
@@ -76,6 +78,38 @@ export const EXPORT_VISIBILITY_TIMEOUT = Duration.seconds(6 * EXPORT_WORKER_TIME
 export const EXPORT_MAX_ATTEMPTS = 3;
 /** Matches ExportJob.ExpiresAt (SubmittedAt + 7 days). */
 export const EXPORT_RETENTION_DAYS = 7;
+/** S3 server access logs and API access logs: long enough to answer "who fetched what" after an incident. */
+export const ACCESS_LOG_RETENTION_DAYS = 90;
+
+/**
+ * API Gateway's stage throttle: a first, coarse guard in front of the per-owner
+ * limit (RATE_LIMIT_PER_MINUTE), which needs a DynamoDB write to count. It only
+ * has to stop a flood before it reaches Lambda: 500 requests/s steady at up to
+ * ~1 s each stays under the account's default 1,000 concurrent executions, and
+ * far under API Gateway's regional 10,000/s. The burst absorbs a client
+ * reconnecting at once. Over the limit, API Gateway answers 429 itself.
+ */
+export const API_THROTTLE = { rateLimit: 500, burstLimit: 1000 } as const;
+
+/**
+ * What API Gateway writes per request to the access log. Never the query string
+ * or headers: an APIKey may travel in either. $context.path is the path alone.
+ */
+export const ACCESS_LOG_FORMAT = {
+  requestId: "$context.requestId",
+  requestTime: "$context.requestTime",
+  ip: "$context.identity.sourceIp",
+  method: "$context.httpMethod",
+  routeKey: "$context.routeKey",
+  path: "$context.path",
+  status: "$context.status",
+  responseLength: "$context.responseLength",
+  latencyMs: "$context.responseLatency",
+  integrationLatencyMs: "$context.integrationLatency",
+  integrationStatus: "$context.integrationStatus",
+  integrationError: "$context.integrationErrorMessage",
+  error: "$context.error.message",
+} as const;
 
 /** Groups that get their own Lambda: those with a v1 route. The rest are reachable only through /api.php. */
 export function routedGroups(): Group[] {
@@ -98,6 +132,8 @@ export class JourneyApiStack extends Stack {
   readonly eventsDlq: sqs.Queue;
   readonly eventsWorker: ApiFunction;
   readonly exportsBucket: s3.Bucket;
+  readonly accessLogsBucket: s3.Bucket;
+  readonly apiAccessLogs: logs.LogGroup;
   readonly exportsQueue: sqs.Queue;
   readonly exportsDlq: sqs.Queue;
   readonly exportWorker: ApiFunction;
@@ -122,12 +158,34 @@ export class JourneyApiStack extends Stack {
       generateSecretString: { passwordLength: 40, excludePunctuation: true },
     });
 
+    Validations.of(this.adminKey).acknowledge({
+      id: "AwsSolutions-SMG4",
+      reason:
+        "A plain API key handed to operators: Secrets Manager has no hosted rotation for it, and rotating it " +
+        "is a deliberate operator step (put-secret-value, then new containers read it), documented in docs/operations.md.",
+    });
+
+    // Who fetched which export (S3 server access logs). Private; the log lines carry
+    // presigned URLs' query strings, whose credentials expire within the hour.
+    this.accessLogsBucket = new s3.Bucket(this, "AccessLogsBucket", {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      lifecycleRules: [{ expiration: Duration.days(ACCESS_LOG_RETENTION_DAYS) }],
+    });
+    Validations.of(this.accessLogsBucket).acknowledge({
+      id: "AwsSolutions-S1",
+      reason: "This bucket is the server access log target; logging it would only log the log deliveries.",
+    });
+
     // CSV exports (CONTRACT §9): a private bucket whose objects expire with the job,
     // a job queue with a DLQ.
     this.exportsBucket = new s3.Bucket(this, "ExportsBucket", {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       enforceSSL: true,
       encryption: s3.BucketEncryption.S3_MANAGED,
+      serverAccessLogsBucket: this.accessLogsBucket,
+      serverAccessLogsPrefix: "exports-bucket/",
       lifecycleRules: [
         { expiration: Duration.days(EXPORT_RETENTION_DAYS), abortIncompleteMultipartUploadAfter: Duration.days(1) },
       ],
@@ -168,7 +226,25 @@ export class JourneyApiStack extends Stack {
 
     // Anything API Gateway does not route goes to the dispatcher, which answers
     // the legacy "wrong method" (100001) or "unknown command" (100003) errors.
-    this.httpApi = new apigw.HttpApi(this, "HttpApi", { defaultIntegration: legacyIntegration });
+    this.httpApi = new apigw.HttpApi(this, "HttpApi", { defaultIntegration: legacyIntegration, createDefaultStage: false });
+    this.apiAccessLogs = new logs.LogGroup(this, "ApiAccessLogs", { retention: logs.RetentionDays.THREE_MONTHS });
+    this.httpApi.addStage("DefaultStage", {
+      stageName: "$default",
+      autoDeploy: true,
+      throttle: API_THROTTLE,
+      accessLogSettings: {
+        destination: new apigw.LogGroupLogDestination(this.apiAccessLogs),
+        format: AccessLogFormat.custom(JSON.stringify(ACCESS_LOG_FORMAT)),
+      },
+    });
+    // Applies to every route, including those added later.
+    Validations.of(this.httpApi).acknowledge({
+      id: "AwsSolutions-APIG4",
+      reason:
+        "By design every command authenticates itself (APIKey or session, in the query, body or header, as the " +
+        "legacy /api.php contract requires) and answers the contract's own error codes; a Gateway authorizer " +
+        "could not read body credentials and would answer with its own 401/403.",
+    });
     for (const r of LEGACY_ROUTES) {
       this.httpApi.addRoutes({ path: r.path, methods: [apigw.HttpMethod[r.method]], integration: legacyIntegration });
     }
@@ -215,12 +291,7 @@ export class JourneyApiStack extends Stack {
     });
     this.grantFor(this.exportWorker, commandsOf("exports"));
     // Exact actions (grantPut would add wildcards such as s3:Abort*).
-    this.exportWorker.fn.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ["s3:PutObject", "s3:AbortMultipartUpload"],
-        resources: [this.exportsBucket.arnForObjects("exports/*")],
-      }),
-    );
+    this.grantExportObjects(this.exportWorker, ["s3:PutObject", "s3:AbortMultipartUpload"]);
     this.exportWorker.fn.addEventSource(
       new SqsEventSource(this.exportsQueue, { batchSize: 1, reportBatchItemFailures: true }),
     );
@@ -236,9 +307,7 @@ export class JourneyApiStack extends Stack {
       const f = this.functions.get(target);
       if (!f) continue;
       this.exportsQueue.grantSendMessages(f.fn);
-      f.fn.addToRolePolicy(
-        new iam.PolicyStatement({ actions: ["s3:GetObject"], resources: [this.exportsBucket.arnForObjects("exports/*")] }),
-      );
+      this.grantExportObjects(f, ["s3:GetObject"]);
     }
 
     this.alarms();
@@ -259,6 +328,20 @@ export class JourneyApiStack extends Stack {
       );
     }
     if (needsAdminKey(served)) this.adminKey.grantRead(f.fn);
+  }
+
+  /**
+   * Export files are named per user and job at run time (exports/<user>/<job>/…csv),
+   * so `exports/*` is as narrow as a static policy gets; the wildcard is
+   * acknowledged here, for exactly this resource, and nowhere else.
+   */
+  private grantExportObjects(f: ApiFunction, actions: string[]): void {
+    f.fn.addToRolePolicy(new iam.PolicyStatement({ actions, resources: [this.exportsBucket.arnForObjects("exports/*")] }));
+    const bucketId = this.getLogicalId(this.exportsBucket.node.defaultChild as s3.CfnBucket);
+    Validations.of(f).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/exports/*]`,
+      reason: "Export object keys are chosen per user and job at run time; the exports/ prefix is the narrowest static scope.",
+    });
   }
 
   private alarms(): void {

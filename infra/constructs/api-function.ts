@@ -1,6 +1,7 @@
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Duration } from "aws-cdk-lib";
+import * as iam from "aws-cdk-lib/aws-iam";
 import * as lambda from "aws-cdk-lib/aws-lambda";
 import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import * as logs from "aws-cdk-lib/aws-logs";
@@ -65,6 +66,12 @@ export class ApiFunction extends Construct {
     // An explicit log group (instead of the LogRetention custom resource) keeps
     // retention in CloudFormation and adds no helper Lambda to the stack.
     const logGroup = new logs.LogGroup(this, "Logs", { retention: logs.RetentionDays.ONE_MONTH });
+    // A role of its own instead of the AWSLambdaBasicExecutionRole managed policy,
+    // which may create any log group and write to any stream in the account: this
+    // one writes to its own log group only. Every function gets it here, so a
+    // function added later cannot fall back to the managed policy.
+    const role = new iam.Role(this, "Role", { assumedBy: new iam.ServicePrincipal("lambda.amazonaws.com") });
+    logGroup.grantWrite(role);
 
     this.fn = new NodejsFunction(this, "Fn", {
       entry: path.resolve(REPO_ROOT, entryFor(props.target)),
@@ -76,6 +83,7 @@ export class ApiFunction extends Construct {
       memorySize: props.memorySize ?? 512,
       timeout: props.timeout ?? Duration.seconds(29),
       logGroup,
+      role,
       environment: {
         ...props.environment,
         // Minified bundles are unreadable in stack traces without their source maps.

@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { GROUPS, type Group } from "../../shared/command.js";
 import { commands, commandsOf } from "../../shared/registry.js";
 import type { ApiFunction } from "../../infra/constructs/api-function.js";
-import { EVENTS_WORKER_TIMEOUT, EXPORT_WORKER_TIMEOUT, JourneyApiStack } from "../../infra/stack.js";
+import { API_THROTTLE, EVENTS_WORKER_TIMEOUT, EXPORT_WORKER_TIMEOUT, JourneyApiStack } from "../../infra/stack.js";
 
 /**
  * Assertions on the synthesized CloudFormation, not on the constructs: the template
@@ -223,6 +223,48 @@ describe("Lambda functions", () => {
       groups.add(ref);
     }
     expect(groups.size).toBe(allFnIds().length);
+  });
+
+  it("lets each function write to its own log group only, without an AWS managed policy", () => {
+    for (const id of allFnIds()) {
+      const role = (resources[id]?.Properties?.["Role"] as { "Fn::GetAtt": [string, string] })["Fn::GetAtt"][0];
+      expect(resources[role]?.Properties?.["ManagedPolicyArns"], id).toBeUndefined();
+      const group = (resources[id]?.Properties?.["LoggingConfig"] as { LogGroup: { Ref: string } }).LogGroup.Ref;
+      const logStatements = statementsOf(role).filter((st) => asArray(st.Action).some((a) => a.startsWith("logs:")));
+      expect(logStatements, id).toEqual([
+        { Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: { "Fn::GetAtt": [group, "Arn"] } },
+      ]);
+    }
+  });
+});
+
+describe("HTTP API stage", () => {
+  const stage = () => {
+    const stages = ofType("AWS::ApiGatewayV2::Stage");
+    expect(stages).toHaveLength(1);
+    return stages[0]![1].Properties!;
+  };
+
+  it("is the auto-deployed $default stage, throttled in front of the per-user limit", () => {
+    expect(stage()["StageName"]).toBe("$default");
+    expect(stage()["AutoDeploy"]).toBe(true);
+    expect(stage()["DefaultRouteSettings"]).toEqual({
+      ThrottlingRateLimit: API_THROTTLE.rateLimit,
+      ThrottlingBurstLimit: API_THROTTLE.burstLimit,
+    });
+  });
+
+  it("writes JSON access logs with request id, route, status, latency and integration error, never the query string", () => {
+    const settings = stage()["AccessLogSettings"] as { DestinationArn: unknown; Format: string };
+    const group = logicalId(stack.apiAccessLogs.node.defaultChild);
+    expect(settings.DestinationArn).toEqual({ "Fn::GetAtt": [group, "Arn"] });
+    expect(resources[group]?.Properties?.["RetentionInDays"]).toBe(90);
+    const fields = Object.values(JSON.parse(settings.Format) as Record<string, string>);
+    for (const v of ["$context.requestId", "$context.routeKey", "$context.status", "$context.responseLatency", "$context.integrationErrorMessage"]) {
+      expect(fields).toContain(v);
+    }
+    // Query strings, headers and bodies may carry an APIKey.
+    for (const f of fields) expect(f).not.toMatch(/query|header|request\.|body|authorizer/i);
   });
 });
 
@@ -533,8 +575,17 @@ describe("exports bucket", () => {
       .filter(([, p]) => same(p.Properties?.["Bucket"], { Ref: bucketId() }))
       .flatMap(([, p]) => asArray((p.Properties?.["PolicyDocument"] as Json)["Statement"] as Json[]));
 
-  it("is the only bucket", () => {
-    expect(ofType("AWS::S3::Bucket").map(([id]) => id)).toEqual([bucketId()]);
+  it("is the only bucket besides its access log bucket", () => {
+    const logs = logicalId(stack.accessLogsBucket.node.defaultChild);
+    expect(ofType("AWS::S3::Bucket").map(([id]) => id).sort()).toEqual([bucketId(), logs].sort());
+  });
+
+  it("writes server access logs to a private bucket that keeps them 90 days", () => {
+    const logs = logicalId(stack.accessLogsBucket.node.defaultChild);
+    expect(bucket().Properties?.["LoggingConfiguration"]).toEqual({ DestinationBucketName: { Ref: logs }, LogFilePrefix: "exports-bucket/" });
+    const target = resources[logs]!.Properties!;
+    expect(target["PublicAccessBlockConfiguration"]).toEqual(bucket().Properties?.["PublicAccessBlockConfiguration"]);
+    expect((target["LifecycleConfiguration"] as { Rules: Json[] }).Rules).toEqual([{ ExpirationInDays: 90, Status: "Enabled" }]);
   });
 
   it("blocks all public access", () => {
