@@ -13,8 +13,15 @@ import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 export const SERVICE = "journey-api";
 export const METRICS_NAMESPACE = "JourneyApi";
 
-export const logger = new Logger({ serviceName: SERVICE });
-export const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE });
+/**
+ * Built on first use, not at import: the CDK app and the local stack import the
+ * command registry (and so this module) before a function's environment is set,
+ * and Powertools reads its settings (log level, metrics disabled) when built.
+ */
+let log: Logger | undefined;
+let sink: Metrics | undefined;
+export const logger = (): Logger => (log ??= new Logger({ serviceName: SERVICE }));
+export const metrics = (): Metrics => (sink ??= new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE }));
 
 /** The error of an unexpected fault, as a log field: name, message and stack, nothing else. */
 export function faultOf(err: unknown): { name: string; message: string; stack?: string } | string {
@@ -23,20 +30,24 @@ export function faultOf(err: unknown): { name: string; message: string; stack?: 
 
 /** What journey.events.ingest and the events worker count, per call or message. */
 export function countIngest(result: { Accepted: number; Duplicates: number; Rejected: readonly unknown[] }): void {
-  metrics.addMetric("EventsAccepted", MetricUnit.Count, result.Accepted);
-  metrics.addMetric("EventsDuplicated", MetricUnit.Count, result.Duplicates);
-  metrics.addMetric("EventsRejected", MetricUnit.Count, result.Rejected.length);
+  metrics().addMetric("EventsAccepted", MetricUnit.Count, result.Accepted);
+  metrics().addMetric("EventsDuplicated", MetricUnit.Count, result.Duplicates);
+  metrics().addMetric("EventsRejected", MetricUnit.Count, result.Rejected.length);
 }
 
-/** One export attempt: what it wrote and how long it took, or that it failed. */
-export function countExport(outcome: { ok: boolean; rows: number; bytes: number; ms: number }): void {
-  if (!outcome.ok) {
-    metrics.addMetric("ExportFailures", MetricUnit.Count, 1);
+/**
+ * One export attempt: what it wrote and how long it took; or that it failed (and
+ * will be retried, or failed the job on its last try); or that the DLQ consumer
+ * gave a job up after every try crashed.
+ */
+export function countExport(outcome: { rows: number; bytes: number; ms: number } | "failed" | "gave up"): void {
+  if (outcome === "failed" || outcome === "gave up") {
+    metrics().addMetric(outcome === "failed" ? "ExportFailures" : "ExportsAbandoned", MetricUnit.Count, 1);
     return;
   }
-  metrics.addMetric("ExportRows", MetricUnit.Count, outcome.rows);
-  metrics.addMetric("ExportBytes", MetricUnit.Bytes, outcome.bytes);
-  metrics.addMetric("ExportDuration", MetricUnit.Milliseconds, outcome.ms);
+  metrics().addMetric("ExportRows", MetricUnit.Count, outcome.rows);
+  metrics().addMetric("ExportBytes", MetricUnit.Bytes, outcome.bytes);
+  metrics().addMetric("ExportDuration", MetricUnit.Milliseconds, outcome.ms);
 }
 
 export interface RequestLine {
@@ -56,11 +67,11 @@ export interface RequestLine {
 export function logRequest(line: RequestLine, textFormat: boolean): void {
   const statusClass = `${Math.floor(line.status / 100)}xx`;
   const command = line.command ?? "unknown";
-  metrics.addDimensions({ command, statusClass });
-  metrics.addMetric("Requests", MetricUnit.Count, 1);
+  metrics().addDimensions({ command, statusClass });
+  metrics().addMetric("Requests", MetricUnit.Count, 1);
   // /api.php answers errors with HTTP 200, so an error is whatever carries an error code.
-  metrics.addMetric("Errors", MetricUnit.Count, line.errorCode !== undefined || line.status >= 500 ? 1 : 0);
-  if (line.status === 429) metrics.addMetric("RateLimited", MetricUnit.Count, 1);
+  metrics().addMetric("Errors", MetricUnit.Count, line.errorCode !== undefined || line.status >= 500 ? 1 : 0);
+  if (line.status === 429) metrics().addMetric("RateLimited", MetricUnit.Count, 1);
 
   if (textFormat) {
     const who = line.userId !== undefined ? ` user=${line.userId}` : "";
@@ -69,5 +80,5 @@ export function logRequest(line: RequestLine, textFormat: boolean): void {
     return;
   }
   const level = line.status >= 500 ? "error" : "info";
-  logger[level]("request", { ...line });
+  logger()[level]("request", { ...line });
 }

@@ -1,6 +1,7 @@
 import * as z from "zod/mini";
 import { defineCommand, userOf } from "../command.js";
 import { ingestEvents } from "../domain/ingest.js";
+import { countIngest } from "../observability.js";
 import { enrollmentCommands } from "./enrollment.js";
 import { field, fail, toJsonValue } from "../params.js";
 
@@ -25,7 +26,9 @@ export const eventsIngest = defineCommand({
   permission: "Campaign.Create",
   params: z.object({ Events: eventsField }),
   async run(p, ctx) {
-    return { ...(await ingestEvents(userOf(ctx).userId, p.Events, ctx.now)) };
+    const result = await ingestEvents(userOf(ctx).userId, p.Events, ctx.now);
+    countIngest(result);
+    return { ...result };
   },
 });
 

@@ -180,7 +180,7 @@ function plumbing(router: Router, mode: Mode): MiddlewareObj<Event, Result> {
         known = err;
       } else {
         // Internals go to the log only. The event is never logged: it carries credentials.
-        logger.error("unhandled fault", { command: state?.def?.name, error: faultOf(err) });
+        logger().error("unhandled fault", { command: state?.def?.name, error: faultOf(err) });
         known = internalError();
       }
       if (state) state.errorCode = known.code;
@@ -219,7 +219,7 @@ function requestLog(): MiddlewareObj<Event, Result> {
     before: (request) => {
       started.set(request.event, performance.now());
       // API Gateway's request id ties this line to the access log; Lambda's is added by injectLambdaContext.
-      logger.setCorrelationId(request.event.requestContext?.requestId);
+      logger().setCorrelationId(request.event.requestContext?.requestId);
     },
     after: write,
     onError: write,
@@ -237,8 +237,8 @@ function namesFor(def: CommandDef): Map<string, string> {
 export function httpHandler(commands: readonly CommandDef[], mode: Mode) {
   const router = makeRouter(commands);
   return middy<Event, Result, Error, Context>()
-    .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(logMetrics(metrics))
+    .use(injectLambdaContext(logger(), { resetKeys: true }))
+    .use(logMetrics(metrics()))
     .use(requestLog())
     .use(plumbing(router, mode))
     .handler(async (event: Event) => {

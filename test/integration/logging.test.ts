@@ -2,6 +2,7 @@ import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { buildEvent, lambdaContext } from "../../infra/local/gateway.js";
 import { createUser, type TestUser } from "../support/api.js";
 import { loadHandler, type Handler } from "../support/in-process.js";
+import { captureLogs } from "../support/logs.js";
 
 /**
  * What the functions write to their logs, captured in process from the real
@@ -27,21 +28,15 @@ afterEach(() => {
   config.resetConfigForTests();
 });
 
-/** Everything written to stdout and stderr while `fn` runs. */
+/** Everything the functions log while `fn` runs. */
 async function captured(fn: () => Promise<unknown>): Promise<string> {
-  const chunks: string[] = [];
-  const grab = (chunk: unknown) => {
-    chunks.push(typeof chunk === "string" ? chunk : Buffer.from(chunk as Uint8Array).toString("utf8"));
-    return true;
-  };
-  vi.spyOn(process.stdout, "write").mockImplementation(grab as never);
-  vi.spyOn(process.stderr, "write").mockImplementation(grab as never);
+  const logs = captureLogs();
   try {
     await fn();
   } finally {
     vi.restoreAllMocks();
   }
-  return chunks.join("");
+  return logs.text();
 }
 
 const jsonLines = (out: string) =>
