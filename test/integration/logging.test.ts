@@ -17,8 +17,10 @@ let config: typeof import("../../shared/config.js");
 beforeAll(async () => {
   user = await createUser();
   // The test stack runs at WARN to keep the output short; this file reads the INFO lines.
-  legacy = await loadHandler("legacy", { POWERTOOLS_LOG_LEVEL: "INFO" });
-  journeys = await loadHandler("journeys", { POWERTOOLS_LOG_LEVEL: "INFO" });
+  // Metrics are off on the local stack (EMF is for CloudWatch); this file reads them too.
+  const env = { POWERTOOLS_LOG_LEVEL: "INFO", POWERTOOLS_METRICS_DISABLED: "false" };
+  legacy = await loadHandler("legacy", env);
+  journeys = await loadHandler("journeys", env);
   config = await import("../../shared/config.js");
 });
 
@@ -106,6 +108,27 @@ describe("request logs", () => {
     process.env["LOG_FORMAT"] = "text";
     config.resetConfigForTests();
     const out = await captured(() => legacy(keyEverywhere(user.apiKey), lambdaContext("legacy")));
-    expect(out).toMatch(new RegExp(`^200 POST /api\\.php journey\\.list user=${user.userId} \\d+ms\\n$`));
+    // The EMF metrics line (enabled in this file) aside, the request is one readable line.
+    const text = out.split("\n").filter((l) => l !== "" && !l.startsWith("{"));
+    expect(text).toHaveLength(1);
+    expect(text[0]).toMatch(new RegExp(`^200 POST /api\\.php journey\\.list user=${user.userId} \\d+ms$`));
+  });
+});
+
+describe("request metrics", () => {
+  it("are one EMF record per request in the JourneyApi namespace: Requests and Errors by command and status class", async () => {
+    const ok = buildEvent({ method: "GET", path: "/api/v1/journeys", routeKey: "GET /api/v1/journeys", headers: { apikey: user.apiKey } });
+    const bad = buildEvent({ method: "GET", path: "/api/v1/journey", rawQuery: "JourneyID=abc", routeKey: "GET /api/v1/journey", headers: { apikey: user.apiKey } });
+    const out = await captured(async () => {
+      await journeys(ok, lambdaContext("journeys"));
+      await journeys(bad, lambdaContext("journeys"));
+    });
+    const emf = jsonLines(out).filter((l) => "_aws" in l);
+    expect(emf).toHaveLength(2);
+    const directive = (emf[0]!["_aws"] as { CloudWatchMetrics: { Namespace: string; Dimensions: string[][] }[] }).CloudWatchMetrics[0]!;
+    expect(directive.Namespace).toBe("JourneyApi");
+    expect(directive.Dimensions).toEqual([["service", "command", "statusClass"]]);
+    expect(emf[0]).toMatchObject({ command: "journey.list", statusClass: "2xx", Requests: 1, Errors: 0 });
+    expect(emf[1]).toMatchObject({ command: "journey.get", statusClass: "4xx", Requests: 1, Errors: 1 });
   });
 });
