@@ -12,6 +12,7 @@ import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import type { Construct } from "constructs";
 import { GROUPS, type CommandDef, type Group } from "../shared/command.js";
+import { METRICS_NAMESPACE, SERVICE } from "../shared/observability.js";
 import { commands, commandsOf } from "../shared/registry.js";
 import { ApiFunction } from "./constructs/api-function.js";
 import { TABLE } from "./table.js";
@@ -310,7 +311,8 @@ export class JourneyApiStack extends Stack {
       this.grantExportObjects(f, ["s3:GetObject"]);
     }
 
-    this.alarms();
+    const alarms = this.alarms();
+    this.dashboard(alarms);
 
     new CfnOutput(this, "ApiUrl", { value: this.httpApi.apiEndpoint });
     // The ARN, not the value: the key is read with `aws secretsmanager get-secret-value`.
@@ -344,7 +346,19 @@ export class JourneyApiStack extends Stack {
     });
   }
 
-  private alarms(): void {
+  /** A custom metric the functions emit (EMF, shared/observability.ts), summed over 5 minutes. */
+  private appMetric(name: string, dimensions: Record<string, string> = {}, statistic = "Sum"): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName: name,
+      dimensionsMap: { service: SERVICE, ...dimensions },
+      statistic,
+      period: Duration.minutes(5),
+    });
+  }
+
+  private alarms(): cloudwatch.Alarm[] {
+    const made: cloudwatch.Alarm[] = [];
     const common = {
       threshold: 1,
       evaluationPeriods: 1,
@@ -352,35 +366,137 @@ export class JourneyApiStack extends Stack {
       // No traffic is not an outage; without this an idle API would sit in INSUFFICIENT_DATA.
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     };
-    new cloudwatch.Alarm(this, "Api5xxAlarm", {
+    made.push(new cloudwatch.Alarm(this, "Api5xxAlarm", {
       ...common,
       alarmDescription: "The HTTP API answered at least one 5xx in 5 minutes",
       metric: this.httpApi.metricServerError({ period: Duration.minutes(5), statistic: "Sum" }),
-    });
+    }));
     const workers = [
       ["events-worker", this.eventsWorker],
       ["export-worker", this.exportWorker],
       ["export-dlq", this.exportDlqConsumer],
     ] as const;
     for (const [target, f] of [...this.functions, ...workers]) {
-      new cloudwatch.Alarm(this, `${pascal(target)}ErrorsAlarm`, {
+      made.push(new cloudwatch.Alarm(this, `${pascal(target)}ErrorsAlarm`, {
         ...common,
         alarmDescription: `The ${target} Lambda failed at least once in 5 minutes`,
         metric: f.fn.metricErrors({ period: Duration.minutes(5), statistic: "Sum" }),
-      });
+      }));
     }
     // Anything in the DLQ is an event that was never counted.
-    new cloudwatch.Alarm(this, "EventsDlqAlarm", {
+    made.push(new cloudwatch.Alarm(this, "EventsDlqAlarm", {
       ...common,
       alarmDescription: "Events reached the events DLQ after 5 failed deliveries",
       metric: this.eventsDlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: "Maximum" }),
-    });
+    }));
     // The DLQ consumer empties its queue within seconds, so the queue's depth would
     // rarely show anything: every invocation of the consumer is a job that failed every try.
-    new cloudwatch.Alarm(this, "ExportsDlqAlarm", {
+    made.push(new cloudwatch.Alarm(this, "ExportsDlqAlarm", {
       ...common,
       alarmDescription: "Export jobs reached the exports DLQ after every try failed",
       metric: this.exportDlqConsumer.fn.metricInvocations({ period: Duration.minutes(5), statistic: "Sum" }),
+    }));
+    // Ingestion falling behind: events wait in the queue, statistics go stale.
+    made.push(new cloudwatch.Alarm(this, "EventsBacklogAlarm", {
+      alarmDescription: "The oldest message in the events queue has waited over 15 minutes",
+      metric: this.eventsQueue.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(5), statistic: "Maximum" }),
+      threshold: 15 * 60,
+      evaluationPeriods: 2,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    }));
+    // Slow for everyone, not one slow call: p99 over 5 s for 15 minutes.
+    made.push(new cloudwatch.Alarm(this, "ApiLatencyAlarm", {
+      alarmDescription: "HTTP API p99 latency over 5 s for 15 minutes",
+      metric: this.httpApi.metricLatency({ period: Duration.minutes(5), statistic: "p99" }),
+      threshold: 5000,
+      evaluationPeriods: 3,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    }));
+    // Attempts are retried, so one failure is noise; several in 15 minutes is S3 or the table in trouble.
+    made.push(new cloudwatch.Alarm(this, "ExportFailuresAlarm", {
+      alarmDescription: "At least 5 export attempts failed in 15 minutes",
+      metric: this.appMetric("ExportFailures").with({ period: Duration.minutes(15) }),
+      threshold: 5,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    }));
+    return made;
+  }
+
+  /** One dashboard: traffic, errors, the app's own metrics, queues and the alarms. */
+  private dashboard(alarms: cloudwatch.Alarm[]): void {
+    const every = [...this.functions.values(), this.eventsWorker, this.exportWorker, this.exportDlqConsumer];
+    const byCommand = (metric: string) =>
+      new cloudwatch.MathExpression({
+        expression: `SEARCH('{${METRICS_NAMESPACE},service,command,statusClass} MetricName="${metric}"', 'Sum', 300)`,
+        label: "",
+        period: Duration.minutes(5),
+      });
+    const api = (m: cloudwatch.Metric, label: string) => m.with({ label, period: Duration.minutes(5) });
+    new cloudwatch.Dashboard(this, "Dashboard", {
+      widgets: [
+        [
+          new cloudwatch.GraphWidget({
+            title: "API requests and errors",
+            left: [
+              api(this.httpApi.metricCount({ statistic: "Sum" }), "requests"),
+              api(this.httpApi.metricClientError({ statistic: "Sum" }), "4xx"),
+              api(this.httpApi.metricServerError({ statistic: "Sum" }), "5xx"),
+            ],
+            width: 8,
+          }),
+          new cloudwatch.GraphWidget({
+            title: "API latency (ms)",
+            left: ["p50", "p99"].map((p) => api(this.httpApi.metricLatency({ statistic: p }), p)),
+            width: 8,
+          }),
+          new cloudwatch.AlarmStatusWidget({ title: "Alarms", alarms, width: 8 }),
+        ],
+        [
+          new cloudwatch.GraphWidget({ title: "Requests by command and status class", left: [byCommand("Requests")], width: 12 }),
+          new cloudwatch.GraphWidget({ title: "Errors by command and status class", left: [byCommand("Errors")], width: 12 }),
+        ],
+        [
+          new cloudwatch.GraphWidget({
+            title: "Events",
+            left: ["EventsAccepted", "EventsDuplicated", "EventsRejected"].map((m) => this.appMetric(m)),
+            right: [this.appMetric("RateLimited")],
+            width: 8,
+          }),
+          new cloudwatch.GraphWidget({
+            title: "Exports",
+            left: ["ExportRows", "ExportFailures", "ExportsAbandoned"].map((m) => this.appMetric(m)),
+            right: [this.appMetric("ExportDuration", {}, "p90")],
+            width: 8,
+          }),
+          new cloudwatch.GraphWidget({
+            title: "Queues",
+            left: [
+              this.eventsQueue.metricApproximateNumberOfMessagesVisible({ label: "events visible" }),
+              this.eventsDlq.metricApproximateNumberOfMessagesVisible({ label: "events DLQ" }),
+              this.exportsQueue.metricApproximateNumberOfMessagesVisible({ label: "exports visible" }),
+            ],
+            right: [this.eventsQueue.metricApproximateAgeOfOldestMessage({ label: "events oldest (s)" })],
+            width: 8,
+          }),
+        ],
+        [
+          new cloudwatch.GraphWidget({
+            title: "Lambda errors and throttles",
+            left: every.map((f) => f.fn.metricErrors({ label: `${f.node.id} errors`, period: Duration.minutes(5) })),
+            right: every.map((f) => f.fn.metricThrottles({ label: `${f.node.id} throttles`, period: Duration.minutes(5) })),
+            width: 12,
+          }),
+          new cloudwatch.GraphWidget({
+            title: "Lambda duration p99 (ms)",
+            left: every.map((f) => f.fn.metricDuration({ label: f.node.id, statistic: "p99", period: Duration.minutes(5) })),
+            width: 12,
+          }),
+        ],
+      ],
     });
   }
 }

@@ -9,6 +9,7 @@ import { Construct } from "constructs";
 import type { Group } from "../../shared/command.js";
 import type { Config } from "../../shared/config.js";
 import { entryOf } from "../../shared/registry.js";
+import { METRICS_NAMESPACE, SERVICE } from "../../shared/observability.js";
 import { BUNDLE } from "../bundling.js";
 
 /**
@@ -43,6 +44,32 @@ const entryFor = (target: Group | "legacy" | WorkerTarget): string =>
 
 /** Typed so that a change of BUNDLE.format fails here rather than bundling the wrong module format. */
 const FORMAT = { esm: OutputFormat.ESM } as const;
+
+/**
+ * What every function's environment carries besides its configuration.
+ *
+ * No NODE_OPTIONS=--enable-source-maps: with it Node parses the 2–3 MB map at
+ * import, some +30 % on every cold start. The maps are still shipped beside the
+ * code (index.mjs.map); `npm run decode-stack` turns a logged stack trace back
+ * into source positions (docs/operations.md).
+ */
+export const RUNTIME_ENVIRONMENT = {
+  POWERTOOLS_SERVICE_NAME: SERVICE,
+  POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+  POWERTOOLS_LOG_LEVEL: "INFO",
+} as const;
+
+/** NodejsFunction's bundling for every function, and for the benchmark's floor (bench/bundles.ts). */
+export const BUNDLING = {
+  minify: BUNDLE.minify,
+  sourceMap: BUNDLE.sourceMap,
+  format: FORMAT[BUNDLE.format],
+  target: BUNDLE.target,
+  externalModules: [...BUNDLE.externalModules],
+  banner: BUNDLE.banner,
+  // No Docker on build machines: the local esbuild from node_modules is the bundler.
+  forceDockerBundling: false,
+};
 
 export interface ApiFunctionProps {
   /** Which entry point to bundle: a registry group, the /api.php dispatcher or a queue worker. */
@@ -84,21 +111,8 @@ export class ApiFunction extends Construct {
       timeout: props.timeout ?? Duration.seconds(29),
       logGroup,
       role,
-      environment: {
-        ...props.environment,
-        // Minified bundles are unreadable in stack traces without their source maps.
-        NODE_OPTIONS: "--enable-source-maps",
-      },
-      bundling: {
-        minify: BUNDLE.minify,
-        sourceMap: BUNDLE.sourceMap,
-        format: FORMAT[BUNDLE.format],
-        target: BUNDLE.target,
-        externalModules: [...BUNDLE.externalModules],
-        banner: BUNDLE.banner,
-        // No Docker on build machines: the local esbuild from node_modules is the bundler.
-        forceDockerBundling: false,
-      },
+      environment: { ...props.environment, ...RUNTIME_ENVIRONMENT },
+      bundling: BUNDLING,
     });
   }
 }
