@@ -1,4 +1,4 @@
-import { mkdir, rename, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { benchBundles } from "./bundles.js";
 import { benchExport } from "./export.js";
@@ -44,6 +44,20 @@ async function writeAtomically(name: string, text: string): Promise<void> {
   await rename(`${target}.tmp`, target);
 }
 
+/**
+ * `npm run bench -- bundles` runs only the named sections; the others keep their
+ * last results in latest.json and latest.md.
+ */
+const only = process.argv.slice(2);
+
+async function previous(): Promise<{ sections: Section[]; failed: { id: string; error: string }[] }> {
+  try {
+    return JSON.parse(await readFile(new URL("latest.json", RESULTS), "utf8")) as { sections: Section[]; failed: { id: string; error: string }[] };
+  } catch {
+    return { sections: [], failed: [] };
+  }
+}
+
 async function main(): Promise<void> {
   const machine = machineInfo();
   const machineLine = describeMachine(machine);
@@ -52,7 +66,7 @@ async function main(): Promise<void> {
   const sections: Section[] = [];
   const failed: { id: string; error: string }[] = [];
   try {
-    for (const def of SECTIONS) {
+    for (const def of SECTIONS.filter((d) => only.length === 0 || only.includes(d.id))) {
       console.log(`\n[${def.id}] running…`);
       try {
         const s = await def.run();
@@ -70,6 +84,15 @@ async function main(): Promise<void> {
     await stack.stop();
   }
 
+  if (only.length) {
+    // Keep the sections not run this time, in their usual order.
+    const last = await previous();
+    const ran = new Set([...sections.map((s) => s.id), ...failed.map((f) => f.id)]);
+    const order = (id: string) => SECTIONS.findIndex((d) => d.id === id);
+    sections.push(...last.sections.filter((s) => !ran.has(s.id)));
+    failed.push(...(last.failed ?? []).filter((f) => !ran.has(f.id)));
+    sections.sort((a, b) => order(a.id) - order(b.id));
+  }
   await mkdir(RESULTS, { recursive: true });
   await writeAtomically("latest.json", JSON.stringify({ machine, sections, failed }, null, 2) + "\n");
   await writeAtomically("latest.md", markdown(machineLine, sections, failed));

@@ -86,9 +86,12 @@ export interface ApiFunctionProps {
  */
 export class ApiFunction extends Construct {
   readonly fn: NodejsFunction;
+  /** The entry point, relative to the repository root. */
+  readonly entry: string;
 
   constructor(scope: Construct, id: string, props: ApiFunctionProps) {
     super(scope, id);
+    this.entry = entryFor(props.target);
 
     // An explicit log group (instead of the LogRetention custom resource) keeps
     // retention in CloudFormation and adds no helper Lambda to the stack.
@@ -101,7 +104,7 @@ export class ApiFunction extends Construct {
     logGroup.grantWrite(role);
 
     this.fn = new NodejsFunction(this, "Fn", {
-      entry: path.resolve(REPO_ROOT, entryFor(props.target)),
+      entry: path.resolve(REPO_ROOT, this.entry),
       handler: "handler",
       projectRoot: REPO_ROOT,
       depsLockFilePath: path.resolve(REPO_ROOT, "package-lock.json"),
