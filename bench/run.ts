@@ -1,4 +1,4 @@
-import { mkdir, rename, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { benchBundles } from "./bundles.js";
 import { benchExport } from "./export.js";
@@ -27,19 +27,15 @@ const SECTIONS: SectionDef[] = [
 ];
 
 /**
- * `BENCH_ONLY=list-latency` (comma-separated section ids) runs just those sections, for
- * a quick look on a busy machine. Their results go to `latest.<ids>.{json,md}`, so a
- * partial run never replaces the full run's `latest.{json,md}`.
+ * `npm run bench -- bundles hot-journey` (or `BENCH_ONLY=bundles,hot-journey`) runs
+ * just those sections, for a quick look on a busy machine; the others keep their
+ * last results in latest.json and latest.md.
  */
-function selectedSections(): { sections: SectionDef[]; suffix: string } {
-  const raw = process.env["BENCH_ONLY"];
-  if (!raw) return { sections: SECTIONS, suffix: "" };
-  const ids = raw.split(",").map((s) => s.trim()).filter(Boolean);
+function selectedIds(): string[] {
+  const ids = [...process.argv.slice(2), ...(process.env["BENCH_ONLY"] ?? "").split(",")].map((s) => s.trim()).filter(Boolean);
   const unknown = ids.filter((id) => !SECTIONS.some((s) => s.id === id));
-  if (unknown.length || ids.length === 0) {
-    throw new Error(`BENCH_ONLY must list section ids among ${SECTIONS.map((s) => s.id).join(", ")}; got "${raw}"`);
-  }
-  return { sections: SECTIONS.filter((s) => ids.includes(s.id)), suffix: `.${ids.join("+")}` };
+  if (unknown.length) throw new Error(`unknown bench sections ${unknown.join(", ")}; known: ${SECTIONS.map((s) => s.id).join(", ")}`);
+  return ids;
 }
 
 const RESULTS = new URL("./results/", import.meta.url);
@@ -62,16 +58,24 @@ async function writeAtomically(name: string, text: string): Promise<void> {
   await rename(`${target}.tmp`, target);
 }
 
+async function previous(): Promise<{ sections: Section[]; failed: { id: string; error: string }[] }> {
+  try {
+    return JSON.parse(await readFile(new URL("latest.json", RESULTS), "utf8")) as { sections: Section[]; failed: { id: string; error: string }[] };
+  } catch {
+    return { sections: [], failed: [] };
+  }
+}
+
 async function main(): Promise<void> {
   const machine = machineInfo();
   const machineLine = describeMachine(machine);
   console.log(machineLine);
 
-  const selected = selectedSections();
+  const only = selectedIds();
   const sections: Section[] = [];
   const failed: { id: string; error: string }[] = [];
   try {
-    for (const def of selected.sections) {
+    for (const def of SECTIONS.filter((d) => only.length === 0 || only.includes(d.id))) {
       console.log(`\n[${def.id}] running…`);
       try {
         const s = await def.run();
@@ -89,11 +93,19 @@ async function main(): Promise<void> {
     await stack.stop();
   }
 
+  if (only.length) {
+    // Keep the sections not run this time, in their usual order.
+    const last = await previous();
+    const ran = new Set([...sections.map((s) => s.id), ...failed.map((f) => f.id)]);
+    const order = (id: string) => SECTIONS.findIndex((d) => d.id === id);
+    sections.push(...last.sections.filter((s) => !ran.has(s.id)));
+    failed.push(...(last.failed ?? []).filter((f) => !ran.has(f.id)));
+    sections.sort((a, b) => order(a.id) - order(b.id));
+  }
   await mkdir(RESULTS, { recursive: true });
-  const name = `latest${selected.suffix}`;
-  await writeAtomically(`${name}.json`, JSON.stringify({ machine, sections, failed }, null, 2) + "\n");
-  await writeAtomically(`${name}.md`, markdown(machineLine, sections, failed));
-  console.log(`\nWrote ${fileURLToPath(new URL(`${name}.json`, RESULTS))} and ${name}.md`);
+  await writeAtomically("latest.json", JSON.stringify({ machine, sections, failed }, null, 2) + "\n");
+  await writeAtomically("latest.md", markdown(machineLine, sections, failed));
+  console.log(`\nWrote ${fileURLToPath(new URL("latest.json", RESULTS))} and latest.md`);
   if (failed.length) process.exitCode = 1;
 }
 

@@ -3,7 +3,7 @@ import { loadConfig } from "./config.js";
 
 /**
  * The S3 client, in a module of its own: only the export worker imports it. The
- * API functions presign downloads with shared/domain/sigv4.ts instead, which keeps
+ * API functions presign downloads with the SDK's signer (shared/aws-sign.ts), which keeps
  * the S3 client (about 200 KB) out of their bundles.
  */
 let client: S3Client | undefined;

@@ -44,6 +44,8 @@ const schema = z.object({
   SESSION_TTL_SECONDS: envInt(86400, 1),
   /** How long a verified credential may be reused from memory, in ms. 0 disables the cache. */
   CREDENTIAL_CACHE_MS: envInt(5000, 0),
+  /** "text": one short readable line per request (`npm start`); JSON otherwise, as on Lambda. */
+  LOG_FORMAT: z.optional(z.enum(["json", "text"])),
 });
 
 export type Config = z.infer<typeof schema>;

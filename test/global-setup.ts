@@ -27,6 +27,8 @@ export default async function setup(project: TestProject) {
     // Short enough for the expiry test to observe code 99999 without a clock mock.
     sessionTtlSeconds: SESSION_TTL_SECONDS,
     adminKey: "test-admin-key-0123456789abcdef",
+    // One line per request would drown the test output; faults still log.
+    logLevel: "WARN",
   });
   project.provide("baseUrl", stack.url);
   project.provide("adminKey", stack.adminKey);

@@ -1,8 +1,10 @@
-import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import type { SQSRecord } from "aws-lambda";
 import { loadConfig } from "../../shared/config.js";
 import { parseEventMessage, type EventMessage } from "../../shared/domain/event-messages.js";
 import { ingestEvents } from "../../shared/domain/ingest.js";
+import { countIngest, faultOf, logger } from "../../shared/observability.js";
 import { toPositiveInt } from "../../shared/params.js";
+import { sqsWorker } from "../../shared/sqs-worker.js";
 
 // Fail fast at cold start when the environment is incomplete.
 loadConfig();
@@ -48,13 +50,13 @@ function lanesOf(message: EventMessage): string[] {
   return [...lanes];
 }
 
-/** true when the record is done and may be deleted; false to leave it for redelivery (and, in the end, the DLQ). */
-async function processRecord(record: SQSRecord, message: EventMessage): Promise<boolean> {
+/** Returns when the record is done and may be deleted; throws to leave it for redelivery (and, in the end, the DLQ). */
+async function processRecord(record: SQSRecord, message: EventMessage): Promise<void> {
   const receiveCount = record.attributes?.ApproximateReceiveCount;
   if (!message.ok) {
     // Only the reason: the body is the producer's and may hold anything.
-    console.error(JSON.stringify({ level: "error", msg: "poison event message", messageId: record.messageId, receiveCount, reason: message.reason }));
-    return false;
+    logger().error("poison event message", { messageId: record.messageId, receiveCount, reason: message.reason });
+    throw new Error(`poison event message: ${message.reason}`);
   }
   try {
     // Defaults such as a missing OccurredAt must not depend on which delivery
@@ -62,59 +64,39 @@ async function processRecord(record: SQSRecord, message: EventMessage): Promise<
     const sent = Number(record.attributes?.SentTimestamp);
     const now = Number.isFinite(sent) && sent > 0 ? new Date(sent) : new Date();
     const result = await ingestEvents(message.userId, message.events, now);
+    countIngest(result);
     if (result.Rejected.length > 0) {
       // Redelivery could not fix a rejected event, so the record still succeeds.
-      console.warn(
-        JSON.stringify({
-          level: "warn",
-          msg: "events rejected",
-          messageId: record.messageId,
-          userId: message.userId,
-          accepted: result.Accepted,
-          duplicates: result.Duplicates,
-          rejected: result.Rejected,
-        }),
-      );
-    }
-    return true;
-  } catch (err) {
-    console.error(
-      JSON.stringify({
-        level: "error",
-        msg: "event message failed",
+      logger().warn("events rejected", {
         messageId: record.messageId,
-        receiveCount,
-        error: err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : String(err),
-      }),
-    );
-    return false;
+        userId: message.userId,
+        accepted: result.Accepted,
+        duplicates: result.Duplicates,
+        rejected: result.Rejected,
+      });
+    }
+  } catch (err) {
+    logger().error("event message failed", { messageId: record.messageId, receiveCount, error: faultOf(err) });
+    throw err;
   }
 }
 
 /**
- * The events queue's consumer (CONTRACT §7). It answers with a partial batch
- * response, so one failing record is redelivered alone instead of dragging the
- * whole batch (and its already applied records) back through the queue.
+ * The events queue's consumer (CONTRACT §7). Failed records are redelivered
+ * alone (partial batch response), so one bad record does not drag the whole
+ * batch, and its already applied records, back through the queue.
  */
-export async function handler(event: SQSEvent): Promise<SQSBatchResponse> {
+export const handler = sqsWorker(() => {
   const limit = limiter(RECORD_CONCURRENCY);
   const tails = new Map<string, Promise<unknown>>();
-  const failed = new Set<string>();
-  await Promise.all(
-    event.Records.map((record) => {
-      const message = parseEventMessage(record);
-      const lanes = lanesOf(message);
-      const before = lanes.flatMap((l) => tails.get(l) ?? []);
-      const done = Promise.allSettled(before)
-        .then(() => limit(() => processRecord(record, message)))
-        .then((ok) => {
-          if (!ok) failed.add(record.messageId);
-        });
-      for (const l of lanes) tails.set(l, done);
-      return done;
-    }),
-  );
-  return {
-    batchItemFailures: event.Records.filter((r) => failed.has(r.messageId)).map((r) => ({ itemIdentifier: r.messageId })),
+  // The batch processor starts the record handlers in batch order, so each
+  // record chains behind the records before it on the same lanes.
+  return (record) => {
+    const message = parseEventMessage(record);
+    const lanes = lanesOf(message);
+    const before = lanes.flatMap((l) => tails.get(l) ?? []);
+    const done = Promise.allSettled(before).then(() => limit(() => processRecord(record, message)));
+    for (const l of lanes) tails.set(l, done);
+    return done;
   };
-}
+});

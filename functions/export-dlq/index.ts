@@ -1,6 +1,7 @@
-import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { loadConfig } from "../../shared/config.js";
 import { failExportJobFinally, parseExportMessage } from "../../shared/domain/exports.js";
+import { countExport, faultOf, logger } from "../../shared/observability.js";
+import { sqsWorker } from "../../shared/sqs-worker.js";
 
 loadConfig();
 
@@ -10,17 +11,14 @@ loadConfig();
  * here. No job stays Pending or Processing forever. A record that cannot be
  * marked (a throttled write) is retried alone.
  */
-export async function handler(event: SQSEvent): Promise<SQSBatchResponse> {
-  const failures: { itemIdentifier: string }[] = [];
-  for (const record of event.Records) {
-    const message = parseExportMessage(record.body);
-    if (!message) continue;
-    try {
-      await failExportJobFinally(message.userId, message.exportId, "The export failed after every retry; please submit it again", new Date());
-    } catch (err) {
-      console.error(JSON.stringify({ level: "error", msg: "could not mark export failed", messageId: record.messageId, error: String(err) }));
-      failures.push({ itemIdentifier: record.messageId });
-    }
+export const handler = sqsWorker(() => async (record) => {
+  const message = parseExportMessage(record.body);
+  if (!message) return;
+  try {
+    await failExportJobFinally(message.userId, message.exportId, "The export failed after every retry; please submit it again", new Date());
+    countExport("gave up");
+  } catch (err) {
+    logger().error("could not mark export failed", { messageId: record.messageId, error: faultOf(err) });
+    throw err;
   }
-  return { batchItemFailures: failures };
-}
+});

@@ -1,6 +1,7 @@
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Duration } from "aws-cdk-lib";
+import * as iam from "aws-cdk-lib/aws-iam";
 import * as lambda from "aws-cdk-lib/aws-lambda";
 import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import * as logs from "aws-cdk-lib/aws-logs";
@@ -8,6 +9,7 @@ import { Construct } from "constructs";
 import type { Group } from "../../shared/command.js";
 import type { Config } from "../../shared/config.js";
 import { entryOf } from "../../shared/registry.js";
+import { METRICS_NAMESPACE, SERVICE } from "../../shared/observability.js";
 import { BUNDLE } from "../bundling.js";
 
 /**
@@ -43,6 +45,32 @@ const entryFor = (target: Group | "legacy" | WorkerTarget): string =>
 /** Typed so that a change of BUNDLE.format fails here rather than bundling the wrong module format. */
 const FORMAT = { esm: OutputFormat.ESM } as const;
 
+/**
+ * What every function's environment carries besides its configuration.
+ *
+ * No NODE_OPTIONS=--enable-source-maps: with it Node parses the 2–3 MB map at
+ * import, some +30 % on every cold start. The maps are still shipped beside the
+ * code (index.mjs.map); `npm run decode-stack` turns a logged stack trace back
+ * into source positions (docs/operations.md).
+ */
+export const RUNTIME_ENVIRONMENT = {
+  POWERTOOLS_SERVICE_NAME: SERVICE,
+  POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+  POWERTOOLS_LOG_LEVEL: "INFO",
+} as const;
+
+/** NodejsFunction's bundling for every function, and for the benchmark's floor (bench/bundles.ts). */
+export const BUNDLING = {
+  minify: BUNDLE.minify,
+  sourceMap: BUNDLE.sourceMap,
+  format: FORMAT[BUNDLE.format],
+  target: BUNDLE.target,
+  externalModules: [...BUNDLE.externalModules],
+  banner: BUNDLE.banner,
+  // No Docker on build machines: the local esbuild from node_modules is the bundler.
+  forceDockerBundling: false,
+};
+
 export interface ApiFunctionProps {
   /** Which entry point to bundle: a registry group, the /api.php dispatcher or a queue worker. */
   target: Group | "legacy" | WorkerTarget;
@@ -58,16 +86,25 @@ export interface ApiFunctionProps {
  */
 export class ApiFunction extends Construct {
   readonly fn: NodejsFunction;
+  /** The entry point, relative to the repository root. */
+  readonly entry: string;
 
   constructor(scope: Construct, id: string, props: ApiFunctionProps) {
     super(scope, id);
+    this.entry = entryFor(props.target);
 
     // An explicit log group (instead of the LogRetention custom resource) keeps
     // retention in CloudFormation and adds no helper Lambda to the stack.
     const logGroup = new logs.LogGroup(this, "Logs", { retention: logs.RetentionDays.ONE_MONTH });
+    // A role of its own instead of the AWSLambdaBasicExecutionRole managed policy,
+    // which may create any log group and write to any stream in the account: this
+    // one writes to its own log group only. Every function gets it here, so a
+    // function added later cannot fall back to the managed policy.
+    const role = new iam.Role(this, "Role", { assumedBy: new iam.ServicePrincipal("lambda.amazonaws.com") });
+    logGroup.grantWrite(role);
 
     this.fn = new NodejsFunction(this, "Fn", {
-      entry: path.resolve(REPO_ROOT, entryFor(props.target)),
+      entry: path.resolve(REPO_ROOT, this.entry),
       handler: "handler",
       projectRoot: REPO_ROOT,
       depsLockFilePath: path.resolve(REPO_ROOT, "package-lock.json"),
@@ -76,21 +113,9 @@ export class ApiFunction extends Construct {
       memorySize: props.memorySize ?? 512,
       timeout: props.timeout ?? Duration.seconds(29),
       logGroup,
-      environment: {
-        ...props.environment,
-        // Minified bundles are unreadable in stack traces without their source maps.
-        NODE_OPTIONS: "--enable-source-maps",
-      },
-      bundling: {
-        minify: BUNDLE.minify,
-        sourceMap: BUNDLE.sourceMap,
-        format: FORMAT[BUNDLE.format],
-        target: BUNDLE.target,
-        externalModules: [...BUNDLE.externalModules],
-        banner: BUNDLE.banner,
-        // No Docker on build machines: the local esbuild from node_modules is the bundler.
-        forceDockerBundling: false,
-      },
+      role,
+      environment: { ...props.environment, ...RUNTIME_ENVIRONMENT },
+      bundling: BUNDLING,
     });
   }
 }

@@ -9,6 +9,9 @@ const port = Number(process.env["PORT"] ?? 3000);
 const dataDir = resolve(process.env["DATA_DIR"] ?? ".data", "dynamodb");
 const given = process.env["ADMIN_API_KEY"];
 
+// One short readable line per request on the terminal instead of Lambda's JSON.
+process.env["LOG_FORMAT"] ??= "text";
+
 const stack = await startLocalStack({
   port,
   dataDir,

@@ -19,6 +19,8 @@ export interface LocalStackOptions {
   rateLimitPerMinute?: number;
   sessionTtlSeconds?: number;
   tableName?: string;
+  /** POWERTOOLS_LOG_LEVEL for the handlers (default INFO). */
+  logLevel?: string;
 }
 
 export interface LocalStack {
@@ -93,6 +95,9 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       ADMIN_API_KEY: adminKey,
       RATE_LIMIT_PER_MINUTE: String(opts.rateLimitPerMinute ?? 100),
       SESSION_TTL_SECONDS: String(opts.sessionTtlSeconds ?? 86400),
+      POWERTOOLS_LOG_LEVEL: opts.logLevel ?? "INFO",
+      // EMF lines are for CloudWatch; locally they would bury the request lines.
+      POWERTOOLS_METRICS_DISABLED: "true",
     };
     // The handlers read their configuration from the environment, as on Lambda.
     Object.assign(process.env, env);

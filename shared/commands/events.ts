@@ -1,11 +1,12 @@
 import * as z from "zod/mini";
 import { defineCommand, userOf } from "../command.js";
+import { MAX_EVENTS } from "../domain/event-messages.js";
 import { ingestEvents } from "../domain/ingest.js";
+import { countIngest } from "../observability.js";
 import { enrollmentCommands } from "./enrollment.js";
 import { field, fail, toJsonValue } from "../params.js";
 
 /** journey.events.ingest (CONTRACT §7): the HTTP door to the ingest core the events queue also uses. */
-export const MAX_EVENTS = 500;
 
 const eventsField = field({ type: "array", required: true, description: `1 to ${MAX_EVENTS} event objects` }, (v, ctx): unknown[] => {
   if (v === undefined || v === null || v === "") return fail(ctx, v, [1, "Missing Events parameter"]);
@@ -25,7 +26,9 @@ export const eventsIngest = defineCommand({
   permission: "Campaign.Create",
   params: z.object({ Events: eventsField }),
   async run(p, ctx) {
-    return { ...(await ingestEvents(userOf(ctx).userId, p.Events, ctx.now)) };
+    const result = await ingestEvents(userOf(ctx).userId, p.Events, ctx.now);
+    countIngest(result);
+    return { ...result };
   },
 });
 

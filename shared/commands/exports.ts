@@ -1,9 +1,9 @@
 import * as z from "zod/mini";
+import { envCredentials, presignGetUrl } from "../aws-sign.js";
 import { defineCommand, RawReply, userOf } from "../command.js";
 import { loadConfig } from "../config.js";
 import { CommandError, conflict, notFound, validation } from "../errors.js";
 import { createExportJob, EXPORT_MODULE, failExportJobFinally, getExportJob, type ExportJob } from "../domain/exports.js";
-import { presignGetUrl } from "../domain/sigv4.js";
 import { sendMessage } from "../domain/sqs-send.js";
 import { MAX_WINDOW_DAYS, resolveWindow } from "../domain/window.js";
 import { keys } from "../keys.js";
@@ -48,18 +48,13 @@ export const exportSubmit = defineCommand({
   },
 });
 
-function downloadUrl(job: ExportJob): string {
+function downloadUrl(job: ExportJob): Promise<string> {
   const cfg = loadConfig();
-  const env = process.env;
   return presignGetUrl({
     bucket: cfg.EXPORTS_BUCKET ?? "",
     key: keys.exportObject(job.UserID, job.ExportID),
     region: cfg.AWS_REGION,
-    credentials: {
-      accessKeyId: env["AWS_ACCESS_KEY_ID"] ?? "local",
-      secretAccessKey: env["AWS_SECRET_ACCESS_KEY"] ?? "local",
-      ...(env["AWS_SESSION_TOKEN"] ? { sessionToken: env["AWS_SESSION_TOKEN"] } : {}),
-    },
+    credentials: envCredentials(),
     ...(cfg.S3_ENDPOINT ? { endpoint: cfg.S3_ENDPOINT } : {}),
     expiresSeconds: DOWNLOAD_SECONDS,
     query: {
@@ -70,7 +65,7 @@ function downloadUrl(job: ExportJob): string {
 }
 
 /** The reference's ExportJob envelope, plus DownloadURL once Completed. */
-function envelope(job: ExportJob): Record<string, unknown> {
+async function envelope(job: ExportJob): Promise<Record<string, unknown>> {
   return {
     ExportID: job.ExportID,
     Module: job.Module,
@@ -90,7 +85,7 @@ function envelope(job: ExportJob): Record<string, unknown> {
     ExpiresAt: job.ExpiresAt,
     DownloadSize: job.DownloadSize,
     ...(job.ErrorMessage ? { ErrorMessage: job.ErrorMessage } : {}),
-    ...(job.Status === "Completed" ? { DownloadURL: downloadUrl(job) } : {}),
+    ...(job.Status === "Completed" ? { DownloadURL: await downloadUrl(job) } : {}),
   };
 }
 
@@ -112,9 +107,9 @@ export const exportGet = defineCommand({
     if (job.Module !== EXPORT_MODULE) throw new CommandError(4, "Wrong module", "notFound");
     if (p.download) {
       if (job.Status !== "Completed") throw conflict(5, "Export job is not completed yet");
-      return new RawReply(302, { Location: downloadUrl(job), "Cache-Control": "no-store" });
+      return new RawReply(302, { Location: await downloadUrl(job), "Cache-Control": "no-store" });
     }
-    return { ExportJob: envelope(job) };
+    return { ExportJob: await envelope(job) };
   },
 });
 

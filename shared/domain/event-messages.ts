@@ -1,6 +1,8 @@
 import type { SQSRecord } from "aws-lambda";
-import { MAX_EVENTS } from "../commands/events.js";
 import { toPositiveInt } from "../params.js";
+
+/** Events per message here and per journey.events.ingest call: one limit for both doors. */
+export const MAX_EVENTS = 500;
 
 /**
  * The events queue's message format (CONTRACT §7): the same event objects

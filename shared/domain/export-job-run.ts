@@ -4,6 +4,7 @@ import { s3 } from "../aws-s3.js";
 import { loadConfig } from "../config.js";
 import { keys } from "../keys.js";
 import { datesBetween } from "../time.js";
+import { countExport, faultOf, logger } from "../observability.js";
 import { exportLines } from "./export-csv.js";
 import { claimExportJob, completeExportJob, failExportJob, releaseExportJob, renewExportLease, type ExportMessage } from "./exports.js";
 
@@ -29,10 +30,13 @@ export async function runExport(message: ExportMessage, receiveCount: number, no
     dates: datesBetween(options.StatsStartDate, options.StatsEndDate),
   };
   let bytes = 0;
+  let rows = 0;
+  const started = Date.now();
   async function* body() {
     for await (const line of exportLines(message.userId, options, window)) {
       const chunk = Buffer.from(line, "utf8");
       bytes += chunk.length;
+      rows++;
       yield chunk;
     }
   }
@@ -57,10 +61,12 @@ export async function runExport(message: ExportMessage, receiveCount: number, no
     });
     await upload.done();
     await completeExportJob(message.userId, message.exportId, token, bytes, now());
+    // Rows without the header line.
+    countExport({ rows: Math.max(0, rows - 1), bytes, ms: Date.now() - started });
     return true;
   } catch (err) {
-    const reason = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-    console.error(JSON.stringify({ level: "error", msg: "export attempt failed", exportId: message.exportId, receiveCount, error: reason }));
+    countExport("failed");
+    logger().error("export attempt failed", { exportId: message.exportId, receiveCount, error: faultOf(err) });
     if (receiveCount >= cfg.EXPORT_MAX_ATTEMPTS) {
       await failExportJob(message.userId, message.exportId, token, "The export failed; please submit it again", now());
     } else {

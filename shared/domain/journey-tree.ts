@@ -5,6 +5,7 @@ import { formatDateTime } from "../time.js";
 import { fromItem, storable, type Journey } from "./journeys.js";
 import { batchGet, type Item } from "./owned.js";
 import { chunkKeys, decodeTree, discardTreeVersion, flipTree, writeTreeVersion, type StoredAction } from "./tree-store.js";
+import { logger } from "../observability.js";
 
 /** A journey with its current action tree, read in two calls (GetItem-equivalent + chunks). */
 export interface JourneyWithTree {
@@ -83,7 +84,7 @@ export async function createJourneyWithTree(
     );
     return true;
   } catch (err) {
-    console.error(JSON.stringify({ level: "error", msg: "journey create with tree failed", error: (err as Error).name }));
+    logger().error("journey create with tree failed", { error: (err as Error).name });
     await discardTreeVersion(userId, journey.JourneyID, written.pointer);
     return false;
   }

@@ -1,29 +1,24 @@
 import { loadConfig } from "../config.js";
-import { signRequest } from "./sigv4.js";
+import { envCredentials, signRequest } from "../aws-sign.js";
 
 /**
- * SQS SendMessage over SQS's JSON protocol, signed with shared/domain/sigv4.ts.
+ * SQS SendMessage over SQS's JSON protocol, signed by the SDK's signer (shared/aws-sign.ts).
  * Only the export-submit path sends messages from an API function; bundling the
  * SQS client there (and in /api.php) would cost about 33 KB and push the
  * dispatcher past 1.3× the DynamoDB-client floor.
  */
 export async function sendMessage(queueUrl: string, body: string): Promise<string> {
   const cfg = loadConfig();
-  const env = process.env;
   const url = new URL(cfg.SQS_ENDPOINT ? `${cfg.SQS_ENDPOINT.replace(/\/$/, "")}/` : `${new URL(queueUrl).origin}/`);
   const payload = JSON.stringify({ QueueUrl: queueUrl, MessageBody: body });
-  const headers = signRequest({
+  const headers = await signRequest({
     method: "POST",
     url,
     headers: { "content-type": "application/x-amz-json-1.0", "x-amz-target": "AmazonSQS.SendMessage" },
     body: payload,
     service: "sqs",
     region: cfg.AWS_REGION,
-    credentials: {
-      accessKeyId: env["AWS_ACCESS_KEY_ID"] ?? "local",
-      secretAccessKey: env["AWS_SECRET_ACCESS_KEY"] ?? "local",
-      ...(env["AWS_SESSION_TOKEN"] ? { sessionToken: env["AWS_SESSION_TOKEN"] } : {}),
-    },
+    credentials: envCredentials(),
   });
   const res = await fetch(url, { method: "POST", headers, body: payload, signal: AbortSignal.timeout(10_000) });
   const text = await res.text();

@@ -1,10 +1,13 @@
 import { gzipSync } from "node:zlib";
+import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import middy, { type MiddlewareObj, type Request } from "@middy/core";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { RawReply, type Caller, type CommandDef } from "../command.js";
 import { loadConfig } from "../config.js";
 import { AUTH, CommandError, HARD, responseTooLarge, unknownCommand } from "../errors.js";
 import { consumeRateLimit, type RateState } from "../domain/rate-limit.js";
+import { faultOf, logger, logRequest, metrics } from "../observability.js";
 import { sha256Hex } from "../domain/secrets.js";
 import { authenticate, rateOwner } from "./auth.js";
 import { errorBody, internalError, JSON_TYPE, statusFor, type Mode } from "./envelope.js";
@@ -30,6 +33,8 @@ interface State {
   rate?: RateState;
   input?: unknown;
   now: Date;
+  /** The contract error code answered, if any (for the request log line). */
+  errorCode?: number;
 }
 
 const states = new WeakMap<object, State>();
@@ -184,7 +189,8 @@ function plumbing(router: Router, mode: Mode): MiddlewareObj<Event, Result> {
       } catch (err) {
         if (!(err instanceof CommandError)) throw err;
         // Logged so operators see which commands reach the limit and how often.
-        console.warn(JSON.stringify({ level: "warn", msg: "response too large", command: state.def?.name, error: err.message }));
+        logger().warn("response too large", { command: state.def?.name, error: err.message });
+        state.errorCode = err.code;
         request.response = errorResult(err, mode, state);
       }
     },
@@ -196,18 +202,46 @@ function plumbing(router: Router, mode: Mode): MiddlewareObj<Event, Result> {
         known = err;
       } else {
         // Internals go to the log only. The event is never logged: it carries credentials.
-        console.error(
-          JSON.stringify({
-            level: "error",
-            msg: "unhandled fault",
-            command: state?.def?.name,
-            error: err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : String(err),
-          }),
-        );
+        logger().error("unhandled fault", { command: state?.def?.name, error: faultOf(err) });
         known = internalError();
       }
+      if (state) state.errorCode = known.code;
       request.response = errorResult(known, mode, state);
     },
+  };
+}
+
+/**
+ * One log line (and the request metrics) per request, written after the plumbing
+ * shaped the response. Only named fields: never the event, the parameters or the
+ * headers, which carry credentials.
+ */
+function requestLog(): MiddlewareObj<Event, Result> {
+  const started = new WeakMap<object, number>();
+  const write = (request: Request<Event, Result>) => {
+    const state = states.get(request.event);
+    const caller = state?.caller;
+    logRequest(
+      {
+        command: state?.def?.name,
+        route: request.event.routeKey ?? "",
+        status: request.response?.statusCode ?? 500,
+        ...(state?.errorCode !== undefined ? { errorCode: state.errorCode } : {}),
+        durationMs: Math.round(performance.now() - (started.get(request.event) ?? performance.now())),
+        ...(caller?.kind === "user" ? { userId: caller.userId } : {}),
+      },
+      loadConfig().LOG_FORMAT === "text",
+    );
+  };
+  return {
+    name: "journey-api-request-log",
+    before: (request) => {
+      started.set(request.event, performance.now());
+      // API Gateway's request id ties this line to the access log; Lambda's is added by injectLambdaContext.
+      logger().setCorrelationId(request.event.requestContext?.requestId);
+    },
+    after: write,
+    onError: write,
   };
 }
 
@@ -222,6 +256,9 @@ function namesFor(def: CommandDef): Map<string, string> {
 export function httpHandler(commands: readonly CommandDef[], mode: Mode) {
   const router = makeRouter(commands);
   return middy<Event, Result, Error, Context>()
+    .use(injectLambdaContext(logger(), { resetKeys: true }))
+    .use(logMetrics(metrics()))
+    .use(requestLog())
     .use(plumbing(router, mode))
     .handler(async (event: Event) => {
       const state = states.get(event);

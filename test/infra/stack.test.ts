@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { GROUPS, type Group } from "../../shared/command.js";
 import { commands, commandsOf } from "../../shared/registry.js";
 import type { ApiFunction } from "../../infra/constructs/api-function.js";
-import { EVENTS_WORKER_TIMEOUT, EXPORT_WORKER_TIMEOUT, JourneyApiStack } from "../../infra/stack.js";
+import { API_THROTTLE, EVENTS_WORKER_TIMEOUT, EXPORT_WORKER_TIMEOUT, JourneyApiStack } from "../../infra/stack.js";
 
 /**
  * Assertions on the synthesized CloudFormation, not on the constructs: the template
@@ -199,7 +199,9 @@ describe("Lambda functions", () => {
       expect(r.Properties?.["MemorySize"], id).toBe(512);
       expect(r.Properties?.["Timeout"], id).toBe(longRunning.get(id) ?? 29);
       const env = (r.Properties?.["Environment"] as { Variables: Record<string, unknown> }).Variables;
-      expect(env["NODE_OPTIONS"], id).toContain("--enable-source-maps");
+      // Maps are shipped but not loaded at init: --enable-source-maps costs ~30 % of a cold start.
+      expect(String(env["NODE_OPTIONS"] ?? ""), id).not.toContain("--enable-source-maps");
+      expect(env, id).toMatchObject({ POWERTOOLS_SERVICE_NAME: "journey-api", POWERTOOLS_METRICS_NAMESPACE: "JourneyApi", POWERTOOLS_LOG_LEVEL: "INFO" });
     }
   });
 
@@ -227,6 +229,48 @@ describe("Lambda functions", () => {
       groups.add(ref);
     }
     expect(groups.size).toBe(allFnIds().length);
+  });
+
+  it("lets each function write to its own log group only, without an AWS managed policy", () => {
+    for (const id of allFnIds()) {
+      const role = (resources[id]?.Properties?.["Role"] as { "Fn::GetAtt": [string, string] })["Fn::GetAtt"][0];
+      expect(resources[role]?.Properties?.["ManagedPolicyArns"], id).toBeUndefined();
+      const group = (resources[id]?.Properties?.["LoggingConfig"] as { LogGroup: { Ref: string } }).LogGroup.Ref;
+      const logStatements = statementsOf(role).filter((st) => asArray(st.Action).some((a) => a.startsWith("logs:")));
+      expect(logStatements, id).toEqual([
+        { Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: { "Fn::GetAtt": [group, "Arn"] } },
+      ]);
+    }
+  });
+});
+
+describe("HTTP API stage", () => {
+  const stage = () => {
+    const stages = ofType("AWS::ApiGatewayV2::Stage");
+    expect(stages).toHaveLength(1);
+    return stages[0]![1].Properties!;
+  };
+
+  it("is the auto-deployed $default stage, throttled in front of the per-user limit", () => {
+    expect(stage()["StageName"]).toBe("$default");
+    expect(stage()["AutoDeploy"]).toBe(true);
+    expect(stage()["DefaultRouteSettings"]).toEqual({
+      ThrottlingRateLimit: API_THROTTLE.rateLimit,
+      ThrottlingBurstLimit: API_THROTTLE.burstLimit,
+    });
+  });
+
+  it("writes JSON access logs with request id, route, status, latency and integration error, never the query string", () => {
+    const settings = stage()["AccessLogSettings"] as { DestinationArn: unknown; Format: string };
+    const group = logicalId(stack.apiAccessLogs.node.defaultChild);
+    expect(settings.DestinationArn).toEqual({ "Fn::GetAtt": [group, "Arn"] });
+    expect(resources[group]?.Properties?.["RetentionInDays"]).toBe(90);
+    const fields = Object.values(JSON.parse(settings.Format) as Record<string, string>);
+    for (const v of ["$context.requestId", "$context.routeKey", "$context.status", "$context.responseLatency", "$context.integrationErrorMessage"]) {
+      expect(fields).toContain(v);
+    }
+    // Query strings, headers and bodies may carry an APIKey.
+    for (const f of fields) expect(f).not.toMatch(/query|header|request\.|body|authorizer/i);
   });
 });
 
@@ -398,6 +442,33 @@ describe("alarms", () => {
   });
 });
 
+describe("alarms and dashboard", () => {
+  const alarmsOf = () => ofType("AWS::CloudWatch::Alarm").map(([, r]) => r.Properties as Json);
+
+  it("pages when ingestion falls 15 minutes behind, the API's p99 passes 5 s, or exports keep failing", () => {
+    const backlog = alarmsOf().filter((a) => a["MetricName"] === "ApproximateAgeOfOldestMessage");
+    expect(backlog).toHaveLength(1);
+    expect(backlog[0]).toMatchObject({ Threshold: 900, Statistic: "Maximum", ComparisonOperator: "GreaterThanThreshold" });
+    const latency = alarmsOf().filter((a) => a["MetricName"] === "Latency" && a["Namespace"] === "AWS/ApiGateway");
+    expect(latency).toHaveLength(1);
+    expect(latency[0]).toMatchObject({ Threshold: 5000, ExtendedStatistic: "p99", EvaluationPeriods: 3 });
+    const exportFailures = alarmsOf().filter((a) => a["Namespace"] === "JourneyApi" && a["MetricName"] === "ExportFailures");
+    expect(exportFailures).toHaveLength(1);
+    // The dimensions the worker's EMF records carry, or the alarm would watch an empty metric.
+    expect(exportFailures[0]!["Dimensions"]).toEqual([{ Name: "service", Value: "journey-api" }]);
+  });
+
+  it("has one dashboard that shows the app's metrics and every alarm", () => {
+    const boards = ofType("AWS::CloudWatch::Dashboard");
+    expect(boards).toHaveLength(1);
+    const body = JSON.stringify(boards[0]![1].Properties?.["DashboardBody"]);
+    for (const m of ["Requests", "Errors", "EventsAccepted", "EventsDuplicated", "EventsRejected", "RateLimited", "ExportRows", "ExportDuration", "ExportFailures"]) {
+      expect(body, m).toContain(m);
+    }
+    for (const [id] of ofType("AWS::CloudWatch::Alarm")) expect(body, id).toContain(id);
+  });
+});
+
 describe("events queue", () => {
   const queueId = () => logicalId(stack.eventsQueue.node.defaultChild);
   const dlqId = () => logicalId(stack.eventsDlq.node.defaultChild);
@@ -463,7 +534,7 @@ describe("events queue", () => {
     expect(env["ADMIN_API_KEY_SECRET_ARN"]).toEqual({ Ref: logicalId(stack.adminKey.node.defaultChild) });
     expect(env["EVENTS_QUEUE_URL"]).toEqual({ Ref: queueId() });
     expect(env["ADMIN_API_KEY"]).toBeUndefined();
-    expect(env["NODE_OPTIONS"]).toContain("--enable-source-maps");
+    expect(env["NODE_OPTIONS"]).toBeUndefined();
   });
 
   it("lets only the worker receive and delete events, from the events queue only", () => {
@@ -559,8 +630,17 @@ describe("exports bucket", () => {
       .filter(([, p]) => same(p.Properties?.["Bucket"], { Ref: bucketId() }))
       .flatMap(([, p]) => asArray((p.Properties?.["PolicyDocument"] as Json)["Statement"] as Json[]));
 
-  it("is the only bucket", () => {
-    expect(ofType("AWS::S3::Bucket").map(([id]) => id)).toEqual([bucketId()]);
+  it("is the only bucket besides its access log bucket", () => {
+    const logs = logicalId(stack.accessLogsBucket.node.defaultChild);
+    expect(ofType("AWS::S3::Bucket").map(([id]) => id).sort()).toEqual([bucketId(), logs].sort());
+  });
+
+  it("writes server access logs to a private bucket that keeps them 90 days", () => {
+    const logs = logicalId(stack.accessLogsBucket.node.defaultChild);
+    expect(bucket().Properties?.["LoggingConfiguration"]).toEqual({ DestinationBucketName: { Ref: logs }, LogFilePrefix: "exports-bucket/" });
+    const target = resources[logs]!.Properties!;
+    expect(target["PublicAccessBlockConfiguration"]).toEqual(bucket().Properties?.["PublicAccessBlockConfiguration"]);
+    expect((target["LifecycleConfiguration"] as { Rules: Json[] }).Rules).toEqual([{ ExpirationInDays: 90, Status: "Enabled" }]);
   });
 
   it("blocks all public access", () => {
@@ -767,7 +847,7 @@ describe("exports queue", () => {
       expect(env["EXPORTS_BUCKET"], id).toEqual({ Ref: logicalId(stack.exportsBucket.node.defaultChild) });
       expect(env["EXPORTS_QUEUE_URL"], id).toEqual({ Ref: queueId() });
       expect(env["ADMIN_API_KEY"], id).toBeUndefined();
-      expect(env["NODE_OPTIONS"], id).toContain("--enable-source-maps");
+      expect(env["NODE_OPTIONS"], id).toBeUndefined();
     }
   });
 

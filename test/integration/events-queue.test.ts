@@ -6,6 +6,7 @@ import { afterEach, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import { createUser, type TestUser } from "../support/api.js";
 import { DAYS, eventSet, statsJourney, type Fixture } from "../support/event-set.js";
 import { sqsClient } from "../support/sqs.js";
+import { captureLogs } from "../support/logs.js";
 
 /**
  * The events queue against the real local stack: messages go through fauxqs and
@@ -229,11 +230,10 @@ describe("the events queue", () => {
       },
       { step: "initialize", name },
     );
-    const logged: string[] = [];
-    vi.spyOn(console, "error").mockImplementation((...args: unknown[]) => void logged.push(args.map(String).join(" ")));
+    const logs = captureLogs();
 
     expect(await worker({ Records: [ok1, hit, ok2] })).toEqual({ batchItemFailures: [{ itemIdentifier: hit.messageId }] });
-    expect(logged.join("\n")).toContain("ProvisionedThroughputExceededException");
+    expect(logs.text()).toContain("ProvisionedThroughputExceededException");
     // The failed record applied nothing: its later event waits behind the throttled one.
     expect(await lifetimeCounters(user.userId, f.journeyId)).toMatchObject({ SendCount: 3 });
     expect((await lifetimeCounters(user.userId, f.journeyId))["DeliveryCount"]).toBeUndefined();
@@ -273,24 +273,22 @@ describe("the events queue", () => {
       record(JSON.stringify("just a string"), user.userId),
     ];
     const good = record(JSON.stringify({ UserID: user.userId, Events: [event] }));
-    const logged: string[] = [];
-    vi.spyOn(console, "error").mockImplementation((...args: unknown[]) => void logged.push(args.map(String).join(" ")));
+    const logs = captureLogs();
 
     const res = await worker({ Records: [poison[0]!, good, ...poison.slice(1)] });
     expect(res.batchItemFailures).toEqual(poison.map((r) => ({ itemIdentifier: r.messageId })));
-    expect(logged).toHaveLength(poison.length);
-    for (const r of poison) expect(logged.join("\n")).toContain(r.messageId);
-    expect(logged.join("\n")).not.toContain(secret);
+    expect(logs.lines.filter((l) => l.includes('"poison event message"'))).toHaveLength(poison.length);
+    for (const r of poison) expect(logs.text()).toContain(r.messageId);
+    expect(logs.text()).not.toContain(secret);
     expect(await lifetimeCounters(user.userId, f.journeyId)).toMatchObject({ SendCount: 1 });
   });
 
   it("succeeds for a message whose events are all rejected, logging the rejections", async () => {
     const user = await createUser();
-    const warned: string[] = [];
-    vi.spyOn(console, "warn").mockImplementation((...args: unknown[]) => void warned.push(args.map(String).join(" ")));
+    const logs = captureLogs();
     const bad = record(JSON.stringify([{ EventID: "x", Type: "Nope", JourneyID: 1, SubscriberID: 1 }]), user.userId);
     expect(await worker({ Records: [bad] })).toEqual({ batchItemFailures: [] });
-    expect(warned.join("\n")).toContain('"Code":4');
+    expect(logs.text()).toContain('"Code":4');
   });
 
   it("moves a poison message to the DLQ after 5 receives through the local stack", async () => {

@@ -2,6 +2,7 @@ import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { inject } from "vitest";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { createJourney, createUser, type TestUser } from "../support/api.js";
+import { captureLogs } from "../support/logs.js";
 
 /**
  * Export faults, with the real worker module run in this process against the
@@ -83,7 +84,7 @@ async function download(user: TestUser, exportId: number) {
 
 describe("export faults", () => {
   it("retries after S3 fails mid-upload and completes with no duplicate rows", async () => {
-    vi.spyOn(console, "error").mockImplementation(() => undefined);
+    captureLogs();
     const user = await createUser();
     const j = await job(user);
     failS3(["PutObjectCommand", "UploadPartCommand", "CreateMultipartUploadCommand"], 1);
@@ -98,7 +99,7 @@ describe("export faults", () => {
   });
 
   it("marks the job Failed with an ErrorMessage after the last attempt, and the DLQ consumer fails jobs left behind", async () => {
-    vi.spyOn(console, "error").mockImplementation(() => undefined);
+    captureLogs();
     const user = await createUser();
     const j = await job(user);
     const max = Number(inject("stackEnv")["EXPORT_MAX_ATTEMPTS"]);

@@ -3,6 +3,7 @@ import { inject } from "vitest";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { buildEvent, lambdaContext } from "../../infra/local/gateway.js";
 import { createJourney, createUser } from "../support/api.js";
+import { captureLogs } from "../support/logs.js";
 
 /**
  * Fault injection: the real handler module runs in this process against the same
@@ -52,8 +53,7 @@ describe("unhandled faults", () => {
   it("answer 500/100005 'Internal error' with no internals, and log no credentials", async () => {
     const user = await createUser();
     const id = await createJourney(user);
-    const logged: string[] = [];
-    vi.spyOn(console, "error").mockImplementation((...args: unknown[]) => void logged.push(args.map(String).join(" ")));
+    const logs = captureLogs();
     failOn("GetItemCommand", Object.assign(new Error("disk on fire at /var/task/secret-path"), { name: "InternalServerError" }));
     const res = await call(user.apiKey, "GET", "/api/v1/journey", { JourneyID: id });
     expect(res.statusCode).toBe(500);
@@ -64,14 +64,14 @@ describe("unhandled faults", () => {
       Errors: [{ Code: 100005, Message: "Internal error" }],
     });
     expect(res.body).not.toContain("secret-path");
-    expect(logged.join("\n")).toContain("disk on fire");
-    expect(logged.join("\n")).not.toContain(user.apiKey);
+    expect(logs.text()).toContain("disk on fire");
+    expect(logs.text()).not.toContain(user.apiKey);
   });
 
   it("leave nothing half-written when a journey write fails", async () => {
     const user = await createUser();
     const id = await createJourney(user, { Name: "Before" });
-    vi.spyOn(console, "error").mockImplementation(() => undefined);
+    captureLogs();
     // Only the journey's own write fails; authentication and the rate limit go through.
     const journeyWrite = (input: Record<string, unknown>) => {
       const sk = (input["Key"] as { SK?: unknown } | undefined)?.SK;
@@ -93,7 +93,7 @@ describe("writes that do not happen", () => {
     const user = await createUser();
     const id = await createJourney(user, { Name: "Source" });
     await user.patch("/api/v1/journey.actions", { JourneyID: id, Actions: [{ Action: "ExitThisJourney" }] });
-    vi.spyOn(console, "error").mockImplementation(() => undefined);
+    captureLogs();
     failTransactions();
     const res = await call(user.apiKey, "POST", "/api/v1/journey.clone", { JourneyID: id, NewJourneyName: "Copy" });
     expect(res.statusCode).toBe(500);
@@ -109,7 +109,7 @@ describe("writes that do not happen", () => {
     const id = await createJourney(source);
     await source.patch("/api/v1/journey.actions", { JourneyID: id, Actions: [{ Action: "SendEmail", EmailID: emailId }] });
     const admin = (await import("../../functions/admin/index.js")) as { handler: typeof handler };
-    vi.spyOn(console, "error").mockImplementation(() => undefined);
+    captureLogs();
     failTransactions();
     const res = await admin.handler(
       buildEvent({

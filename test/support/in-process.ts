@@ -11,8 +11,9 @@ import { buildEvent, lambdaContext } from "../../infra/local/gateway.js";
  */
 export type Handler = (e: APIGatewayProxyEventV2, c: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 
-export async function loadHandler(group: string): Promise<Handler> {
-  Object.assign(process.env, inject("stackEnv"));
+/** `env` overrides the stack's environment for this test file's modules (e.g. a log level). */
+export async function loadHandler(group: string, env: Record<string, string> = {}): Promise<Handler> {
+  Object.assign(process.env, inject("stackEnv"), env);
   const mod = (await import(`../../functions/${group}/index.ts`)) as { handler: Handler };
   return mod.handler;
 }

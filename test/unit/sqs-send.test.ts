@@ -1,47 +1,60 @@
-import { SignatureV4 } from "@smithy/signature-v4";
-import { createHash, createHmac, type Hash, type Hmac } from "node:crypto";
+import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import type { HttpRequest } from "@smithy/types";
 import { describe, expect, it } from "vitest";
-import { signRequest } from "../../shared/domain/sigv4.js";
+import { signRequest } from "../../shared/aws-sign.js";
 
-/** The SDK's signer takes a hash class; this one is node:crypto (HMAC when given a secret). */
-class NodeSha256 {
-  private h: Hash | Hmac;
-  constructor(private secret?: string | Uint8Array) {
-    this.h = secret ? createHmac("sha256", secret) : createHash("sha256");
-  }
-  update(data: string | Uint8Array) {
-    this.h.update(data);
-  }
-  async digest() {
-    return new Uint8Array(this.h.digest());
-  }
-  reset() {
-    this.h = this.secret ? createHmac("sha256", this.secret) : createHash("sha256");
-  }
-}
-
-/** The hand-rolled header signer must agree with the AWS SDK's signer on the same request. */
+/**
+ * The export submit path sends to SQS with our own fetch, signed by shared/aws-sign.ts.
+ * The SQS client is the reference: whatever request it builds and signs, our
+ * signing of the same method, URL, headers and body must give the same Authorization.
+ */
 describe("signRequest", () => {
-  it("produces the SDK's Authorization header for an SQS JSON call", async () => {
-    const credentials = { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", sessionToken: "tok" };
-    const now = new Date("2026-05-18T12:00:05Z");
-    const body = JSON.stringify({ QueueUrl: "https://sqs.eu-west-1.amazonaws.com/123456789012/exports", MessageBody: '{"UserID":1,"ExportID":2}' });
-    const headers = { "content-type": "application/x-amz-json-1.0", "x-amz-target": "AmazonSQS.SendMessage" };
-    const ours = signRequest({
-      method: "POST",
-      url: new URL("https://sqs.eu-west-1.amazonaws.com/"),
-      headers,
-      body,
-      service: "sqs",
+  const credentials = { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", sessionToken: "tok/en+=" };
+  const now = new Date("2026-05-18T12:00:05Z");
+
+  /** The request the SQS client would send, captured instead of sent. */
+  async function sdkRequest(endpoint?: string): Promise<HttpRequest> {
+    let captured: HttpRequest | undefined;
+    const client = new SQSClient({
       region: "eu-west-1",
       credentials,
-      now,
+      systemClockOffset: now.getTime() - Date.now(),
+      ...(endpoint ? { endpoint } : {}),
+      requestHandler: {
+        handle: async (req: HttpRequest) => {
+          captured = req;
+          throw new Error("captured");
+        },
+      },
+      maxAttempts: 1,
     });
-    const sdk = await new SignatureV4({ credentials, region: "eu-west-1", service: "sqs", sha256: NodeSha256 as never, applyChecksum: false }).sign(
-      { method: "POST", protocol: "https:", hostname: "sqs.eu-west-1.amazonaws.com", path: "/", headers: { ...headers, host: "sqs.eu-west-1.amazonaws.com" }, body },
-      { signingDate: now },
-    );
-    expect(ours["authorization"]).toBe(sdk.headers["authorization"]);
-    expect(ours["x-amz-date"]).toBe(sdk.headers["x-amz-date"]);
-  });
+    const cmd = new SendMessageCommand({ QueueUrl: "https://sqs.eu-west-1.amazonaws.com/123456789012/exports", MessageBody: '{"UserID":1,"ExportID":2}' });
+    await expect(client.send(cmd)).rejects.toThrow("captured");
+    return captured!;
+  }
+
+  for (const endpoint of [undefined, "http://127.0.0.1:4566"]) {
+    it(`gives the SQS client's Authorization for the same request (${endpoint ?? "AWS endpoint"})`, async () => {
+      const sdk = await sdkRequest(endpoint);
+      const date = sdk.headers["x-amz-date"]!;
+      const signingDate = new Date(`${date.slice(0, 4)}-${date.slice(4, 6)}-${date.slice(6, 8)}T${date.slice(9, 11)}:${date.slice(11, 13)}:${date.slice(13, 15)}Z`);
+      const unsigned = Object.fromEntries(
+        Object.entries(sdk.headers).filter(([k]) => !["authorization", "x-amz-date", "x-amz-security-token", "host"].includes(k.toLowerCase())),
+      );
+      const url = new URL(`${sdk.protocol}//${sdk.hostname}${sdk.port ? `:${sdk.port}` : ""}${sdk.path}`);
+      const ours = await signRequest({
+        method: sdk.method,
+        url,
+        headers: unsigned,
+        body: String(sdk.body),
+        service: "sqs",
+        region: "eu-west-1",
+        credentials,
+        now: signingDate,
+      });
+      expect(ours["authorization"]).toBe(sdk.headers["authorization"]);
+      expect(ours["x-amz-security-token"]).toBe(credentials.sessionToken);
+      expect(ours["host"]).toBeUndefined();
+    });
+  }
 });
