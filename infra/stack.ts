@@ -11,7 +11,12 @@ import * as sqs from "aws-cdk-lib/aws-sqs";
 import type { Construct } from "constructs";
 import { GROUPS, type CommandDef, type Group } from "../shared/command.js";
 import { commands, commandsOf } from "../shared/registry.js";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { WEB_ROUTES } from "../shared/web.js";
 import { ApiFunction } from "./constructs/api-function.js";
+import { buildWebAssets } from "./web-assets.js";
 import { TABLE } from "./table.js";
 
 /** The methods and paths the /api.php dispatcher answers on, besides $default. */
@@ -102,6 +107,7 @@ export class JourneyApiStack extends Stack {
   readonly exportsDlq: sqs.Queue;
   readonly exportWorker: ApiFunction;
   readonly exportDlqConsumer: ApiFunction;
+  readonly webFunction: ApiFunction;
 
   constructor(scope: Construct, id: string, props: JourneyApiStackProps = {}) {
     super(scope, id, props);
@@ -181,6 +187,18 @@ export class JourneyApiStack extends Stack {
         if (!c.route) continue;
         this.httpApi.addRoutes({ path: c.route.path, methods: [apigw.HttpMethod[c.route.method]], integration });
       }
+    }
+
+    // /docs, /console and /openapi.json: a function of their own with no grants, so the
+    // API bundles do not carry Swagger UI or the console. The files are built at synth.
+    this.webFunction = new ApiFunction(this, "WebFunction", {
+      target: "web",
+      environment: {},
+      assets: buildWebAssets(path.join(mkdtempSync(path.join(tmpdir(), "journey-web-")), "web")),
+    });
+    const webIntegration = new HttpLambdaIntegration("WebIntegration", this.webFunction.fn);
+    for (const r of WEB_ROUTES) {
+      this.httpApi.addRoutes({ path: r.path, methods: [apigw.HttpMethod.GET], integration: webIntegration });
     }
 
     // The events queue (CONTRACT §7): the same ingest core as journey.events.ingest.
@@ -278,6 +296,7 @@ export class JourneyApiStack extends Stack {
       ["events-worker", this.eventsWorker],
       ["export-worker", this.exportWorker],
       ["export-dlq", this.exportDlqConsumer],
+      ["web", this.webFunction],
     ] as const;
     for (const [target, f] of [...this.functions, ...workers]) {
       new cloudwatch.Alarm(this, `${pascal(target)}ErrorsAlarm`, {

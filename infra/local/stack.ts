@@ -1,6 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { createServer } from "node:net";
+import { fileURLToPath } from "node:url";
 import { startFauxqs } from "fauxqs";
+import { buildWebAssets } from "../web-assets.js";
 import { ensureTable, startDynamo } from "./dynamodb.js";
 import { startGateway } from "./gateway.js";
 import { startPoller } from "./poller.js";
@@ -19,6 +21,8 @@ export interface LocalStackOptions {
   rateLimitPerMinute?: number;
   sessionTtlSeconds?: number;
   tableName?: string;
+  /** Where the /docs and /console files are built (default .build/web). */
+  webDir?: string;
 }
 
 export interface LocalStack {
@@ -93,6 +97,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       ADMIN_API_KEY: adminKey,
       RATE_LIMIT_PER_MINUTE: String(opts.rateLimitPerMinute ?? 100),
       SESSION_TTL_SECONDS: String(opts.sessionTtlSeconds ?? 86400),
+      // Built on every start so the pages always match the sources (esbuild takes well under a second).
+      WEB_ASSETS_DIR: buildWebAssets(opts.webDir ?? fileURLToPath(new URL("../../.build/web", import.meta.url))),
     };
     // The handlers read their configuration from the environment, as on Lambda.
     Object.assign(process.env, env);
