@@ -35,12 +35,17 @@ export function DailyChart({ dates, series }: { dates: string[]; series: Series[
   const plotH = H - B - 10;
   const x = (i: number) => L + (dates.length > 1 ? (i * plotW) / (dates.length - 1) : 0);
   const y = (v: number) => 10 + plotH - (v / max) * plotH;
-  const ticks = [0, Math.round(max / 2), max];
+  const ticks = max >= 2 ? [0, Math.round(max / 2), max] : [0, max];
   const labelEvery = Math.max(1, Math.ceil(dates.length / 6));
   return html`<figure class="chart">
     <svg viewBox=${`0 0 ${W} ${H}`} role="img" aria-label="Sends, opens and clicks per day">
       ${ticks.map((t) => html`<g><line class="grid" x1=${L} x2=${W - 10} y1=${y(t)} y2=${y(t)} /><text class="tick" x=${L - 6} y=${y(t) + 4} text-anchor="end">${t}</text></g>`)}
-      ${dates.map((d, i) => (i % labelEvery === 0 ? html`<text class="tick" x=${x(i)} y=${H - 6} text-anchor="middle">${d.slice(5)}</text>` : null))}
+      ${dates.map((d, i) =>
+        // Every few days, and always the last one (dropping a label that would crowd it).
+        (i % labelEvery === 0 && dates.length - 1 - i >= labelEvery / 2) || i === dates.length - 1 || i === 0
+          ? html`<text class="tick" x=${x(i)} y=${H - 6} text-anchor=${i === 0 ? "start" : i === dates.length - 1 ? "end" : "middle"}>${d.slice(5)}</text>`
+          : null,
+      )}
       ${series.map((s) => html`<polyline class=${s.cls} points=${s.values.map((v, i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(" ")} />`)}
     </svg>
     <figcaption>${series.map((s) => html`<span class=${`key ${s.cls}`}>${s.name} ${s.values.reduce((a, b) => a + b, 0)}</span>`)}</figcaption>

@@ -266,6 +266,7 @@ function Subscribers({ c, journeyId, actionId }: { c: Credentials; journeyId: st
 }
 
 const ISP_COLS = ["Sent", "Delivered", "Opened", "Clicked", "Bounced", "Unsubscribed", "Complained"];
+const ISP_HEAD: Record<string, string> = { Delivered: "Deliv.", Unsubscribed: "Unsub.", Complained: "Spam" };
 
 function JourneyView({ c, win, journeyId }: { c: Credentials; win: Win; journeyId: string }) {
   const dates = { StartDate: win.start, EndDate: win.end };
@@ -311,9 +312,9 @@ function JourneyView({ c, win, journeyId }: { c: Credentials; win: Win; journeyI
         </section>
         <section class="panel">
           <h3>By ISP</h3>
-          <table class="grid-table" id="isp"><thead><tr><th>Domain</th>${ISP_COLS.map((k) => html`<th class="n">${k}</th>`)}<th class="n">Bounce rate</th></tr></thead>
+          <div class="table-wrap"><table class="grid-table" id="isp"><thead><tr><th>Domain</th>${ISP_COLS.map((k) => html`<th class="n" title=${k}>${ISP_HEAD[k] ?? k}</th>`)}<th class="n">Bounce %</th></tr></thead>
             <tbody>${(byIsp.ByISP ?? []).map((r: Json) => html`<tr data-domain=${r.Domain}><td>${r.Domain}</td>${ISP_COLS.map((k) => html`<td class="n" data-col=${k}>${r[k]}</td>`)}<td class="n">${pct(Number(r.Bounced), Number(r.Sent))}</td></tr>`)}</tbody>
-          </table>
+          </table></div>
           ${(byIsp.ByISP ?? []).length ? null : html`<p class="muted">No deliveries in this window.</p>`}
         </section>
         ${selected ? html`<${Subscribers} c=${c} journeyId=${String(journey.JourneyID)} actionId=${selected} key=${selected} />` : html`<p class="muted hint">Click an email in the flow to list its subscribers.</p>`}
