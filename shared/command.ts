@@ -64,6 +64,11 @@ export interface CommandDef<S extends ParamsSchema = ParamsSchema> {
   errorShape?: ErrorShape;
   /** Omit `"Success": true` from the success body (health answers `{"Status": "ok"}` exactly). */
   bareSuccess?: boolean;
+  /**
+   * Answers other than the JSON envelope that `run` can give as a RawReply (the CSV
+   * download's 302), so the OpenAPI document declares every answer.
+   */
+  rawReplies?: readonly { status: number; description: string; headers: readonly string[] }[];
   /** For unauthenticated commands: who the rate limit counts against (login counts per Username). */
   rateLimitKey?: (params: Map<string, unknown>) => string | undefined;
   run(input: z.infer<S>, ctx: CallContext): Promise<Reply>;

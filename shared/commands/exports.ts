@@ -101,6 +101,7 @@ export const exportGet = defineCommand({
   group: "exports",
   scope: "user",
   permission: "Campaign.Create",
+  rawReplies: [{ status: 302, description: "download=1 on a Completed job: redirect to the CSV (a URL valid 15 minutes)", headers: ["Location"] }],
   params: z.object({
     ExportID: requiredId([1, "Missing ExportID parameter"], [2, "Invalid ExportID parameter"], "Job ID from journey.export.submit"),
     download: flag("Redirect (302) to a 15-minute download URL when Completed"),

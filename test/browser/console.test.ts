@@ -1,3 +1,5 @@
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
 import { readFileSync } from "node:fs";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -159,7 +161,7 @@ describe("journey console", () => {
       expect(await cellText(page, `${node} [data-stat=ClickRate]`)).toBe(rate(a["Stats"]["ClickCount"]));
     }
     // The per-day chart's legend totals are journey.get's per-day series summed.
-    const days = journey["JourneyStats"]["AggregatedDaysEmailActions"];
+    const days = (journey["JourneyStats"] as Record<string, any>)["AggregatedDaysEmailActions"];
     expect(await page.locator(".chart figcaption .key").allInnerTexts()).toEqual([
       `Sent ${sumDays(days, "SendCount")}`,
       `Opens ${sumDays(days, "OpenCount")}`,

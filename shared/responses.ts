@@ -1,0 +1,132 @@
+import { ACTION_STAT_KEYS, EMAIL_ACTION_KEYS } from "./domain/stats.js";
+
+/**
+ * The shapes of success bodies, by command, for the OpenAPI document (CONTRACT §8).
+ * test/api/openapi-live.test.ts validates live answers against them, so a shape
+ * here that drifts from what a command answers fails the suite. A command without
+ * an entry is declared only as the envelope (an object with `Success: true`).
+ */
+type Schema = Record<string, unknown>;
+
+const obj = (properties: Record<string, Schema>, required = Object.keys(properties)): Schema => ({ type: "object", required, properties });
+const int: Schema = { type: "integer" };
+const num: Schema = { type: "number" };
+const str: Schema = { type: "string" };
+const idText: Schema = { type: "string", pattern: "^[1-9][0-9]*$", description: "An ID, as text" };
+const date: Schema = { type: "string", pattern: "^\\d{4}-\\d{2}-\\d{2}$" };
+const dateTime: Schema = { type: "string", pattern: "^\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2}$" };
+const nullable = (s: Schema): Schema => ({ oneOf: [s, { type: "null" }] });
+const counters = (keys: readonly string[]): Schema => obj(Object.fromEntries(keys.map((k) => [k, num])));
+const arrayOf = (items: Schema): Schema => ({ type: "array", items });
+
+const emailActions = counters(EMAIL_ACTION_KEYS);
+const daysRevenue = arrayOf(obj({ Date: date, Amount: num }));
+
+const journeyStats = obj(
+  {
+    ActiveSubscribers: int,
+    TotalSubscribers: int,
+    AggregatedEmailActions: emailActions,
+    AggregatedDaysEmailActions: arrayOf({ ...emailActions, required: ["Date", ...EMAIL_ACTION_KEYS], properties: { Date: date, ...(emailActions["properties"] as object) } }),
+    TotalRevenue: num,
+    DaysRevenue: daysRevenue,
+    LastTriggeredAt: nullable(dateTime),
+    LastActivityAt: nullable(dateTime),
+    TotalEnrolledLifetime: int,
+  },
+  ["ActiveSubscribers", "TotalSubscribers", "AggregatedEmailActions", "AggregatedDaysEmailActions", "TotalRevenue", "DaysRevenue"],
+);
+
+const journeyFields = {
+  JourneyID: idText,
+  JourneyName: str,
+  Trigger: str,
+  TriggerParameters: { type: "object" },
+  Status: { enum: ["Enabled", "Disabled"] },
+  Notes: str,
+  CreatedAt: dateTime,
+  UpdatedAt: dateTime,
+  Trigger_Criteria: { type: "array" },
+  Run_Criteria: { type: "array" },
+  Run_Criteria_Operator: str,
+  Rate_Limit_Per_Hour: int,
+  Rate_Limit_Per_Day: int,
+};
+const journey = obj(journeyFields);
+
+const action = obj(
+  {
+    ActionID: idText,
+    Action: str,
+    ActionParameters: { type: "object" },
+    Published: { type: "boolean" },
+    Notes: str,
+    ParentActionID: int,
+    Branch: nullable(str),
+    OrderNo: int,
+    Stats: counters(ACTION_STAT_KEYS),
+    DailyStats: arrayOf(obj({ Date: date, SendCount: num, OpenCount: num, ClickCount: num, TotalRevenue: num })),
+    Revenue: num,
+    DaysRevenue: daysRevenue,
+  },
+  ["ActionID", "Action", "ActionParameters", "Published", "Notes", "ParentActionID", "Branch", "OrderNo"],
+);
+
+const exportJob = obj(
+  {
+    ExportID: int,
+    Module: str,
+    Status: { enum: ["Pending", "Processing", "Completed", "Failed"] },
+    ExportOptions: obj({ Command: str, StatsStartDate: date, StatsEndDate: date, Status: str, IncludeActions: { type: "boolean" } }),
+    SubmittedAt: str,
+    DownloadURL: str,
+  },
+  ["ExportID", "Module", "Status", "ExportOptions", "SubmittedAt"],
+);
+
+const SHAPES: Record<string, Schema> = {
+  health: obj({ Status: { const: "ok" } }),
+  "user.login": obj({ SessionID: str, UserInfo: obj({ UserID: int, Username: str, EmailAddress: str }) }),
+  "journey.create": obj({ JourneyID: int, Journey: journey }),
+  "journey.update": obj({ Journey: journey }),
+  "journey.enable": obj({ Journey: journey }),
+  "journey.disable": obj({ Journey: journey }),
+  "journey.get": obj({ ...journeyFields, Actions: arrayOf(action), JourneyStats: journeyStats }),
+  "journey.list": obj({ Journeys: arrayOf(obj({ ...journeyFields, JourneyStats: journeyStats }, Object.keys(journeyFields))) }),
+  "journey.stats.byisp": obj({
+    ByISP: arrayOf(obj({ Domain: str, Sent: int, Delivered: int, Opened: int, Clicked: int, Bounced: int, Unsubscribed: int, Complained: int })),
+  }),
+  "journey.stats.byaction": obj({
+    Actions: arrayOf(
+      obj({
+        ActionID: int,
+        Action: { const: "SendEmail" },
+        EmailID: int,
+        EmailName: str,
+        OrderNo: int,
+        Stats: counters(ACTION_STAT_KEYS),
+        DailyStats: (action["properties"] as Record<string, Schema>)["DailyStats"]!,
+      }),
+    ),
+  }),
+  "account.journey.benchmark": obj({
+    StartDate: date,
+    EndDate: date,
+    Benchmark: counters(["OpenRate", "ClickRate", "ClickToOpenRate", "BounceRate", "UnsubscribeRate", "ComplaintRate", "RevenuePerSubscriber", "JourneyCount", "TotalSent"]),
+  }),
+  "journey.action.subscribers": obj({
+    ErrorCode: { const: 0 },
+    ErrorText: { const: "" },
+    Subscribers: arrayOf(obj({ SubscriberID: idText, EmailAddress: str, Suppressed: { type: "boolean" } })),
+    TotalSubscribers: int,
+  }),
+  "journey.export.submit": obj({ ExportID: int }),
+  "journey.export.get": obj({ ExportJob: exportJob }),
+};
+
+export function successShape(command: string): Schema {
+  return SHAPES[command] ?? { type: "object" };
+}
+
+/** The commands whose success body has a declared shape (the live test checks each of them is exercised). */
+export const SHAPED_COMMANDS = Object.keys(SHAPES);

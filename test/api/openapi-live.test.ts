@@ -1,0 +1,146 @@
+import { readFileSync } from "node:fs";
+import { Validator } from "@cfworker/json-schema";
+import { beforeAll, describe, expect, it } from "vitest";
+import { commands } from "../../shared/registry.js";
+import { SHAPED_COMMANDS } from "../../shared/responses.js";
+import { adminKey, baseUrl, createUser, type TestUser } from "../support/api.js";
+import { DAYS, eventSet, statsJourney, type Fixture } from "../support/event-set.js";
+
+/**
+ * The committed OpenAPI document (docs/openapi.json, which a unit test keeps equal
+ * to the registry) checked against live answers, as an outside validator proxying
+ * real traffic would: every status must be declared for its operation, and every
+ * JSON body must match the declared schema. Each operation is called at least once.
+ */
+type Json = Record<string, any>;
+const doc = JSON.parse(readFileSync(new URL("../../docs/openapi.json", import.meta.url), "utf8")) as Json;
+
+/** Inlines `#/components/...` references so each response schema stands alone. */
+function deref(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(deref);
+  if (node && typeof node === "object") {
+    const ref = (node as Json)["$ref"];
+    if (typeof ref === "string") return deref(ref.slice(2).split("/").reduce((o: Json, k) => o[k], doc));
+    return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, deref(v)]));
+  }
+  return node;
+}
+
+const exercised = new Set<string>();
+const answered = new Set<string>();
+
+async function check(method: string, path: string, init: { query?: Json; body?: unknown; form?: Json; headers?: Record<string, string> } = {}) {
+  const url = new URL(path, baseUrl());
+  for (const [k, v] of Object.entries(init.query ?? {})) url.searchParams.set(k, String(v));
+  const headers: Record<string, string> = { ...(init.headers ?? {}) };
+  let body: string | undefined;
+  if (init.form) {
+    headers["content-type"] = "application/x-www-form-urlencoded";
+    body = new URLSearchParams(init.form).toString();
+  } else if (init.body !== undefined) {
+    headers["content-type"] = "application/json";
+    body = JSON.stringify(init.body);
+  }
+  const res = await fetch(url, { method, headers, body, redirect: "manual" });
+  const text = await res.text();
+  const op = doc["paths"]?.[path]?.[method.toLowerCase()];
+  const where = `${method} ${path} → ${res.status} ${text.slice(0, 200)}`;
+  expect(op, `${method} ${path} is not in the document`).toBeDefined();
+  exercised.add(op.operationId);
+  const declared = op.responses[String(res.status)];
+  expect(declared, `undeclared answer: ${where}`).toBeDefined();
+  answered.add(`${op.operationId} ${res.status}`);
+  const schema = declared.content?.["application/json"]?.schema;
+  if (schema) {
+    expect(res.headers.get("content-type"), where).toMatch(/^application\/json/);
+    const result = new Validator(deref(schema) as object, "2020-12", false).validate(JSON.parse(text));
+    expect(result.errors.map((e) => `${e.instanceLocation}: ${e.error}`), where).toEqual([]);
+  }
+  for (const h of Object.keys(declared.headers ?? {})) {
+    if (h === "Location" || h === "Retry-After") expect(res.headers.get(h), `${where}: header ${h}`).toBeTruthy();
+  }
+  return { status: res.status, body: text ? (JSON.parse(res.headers.get("content-type")?.startsWith("application/json") ? text : "null") as Json) : null, headers: res.headers };
+}
+
+let user: TestUser;
+let other: TestUser;
+let f: Fixture;
+const WINDOW = { StartDate: DAYS[0], EndDate: DAYS[2] };
+
+beforeAll(async () => {
+  [user, other] = await Promise.all([createUser(), createUser()]);
+  f = await statsJourney(user, "Validated");
+  expect((await user.post("/api/v1/journey.events", { Events: eventSet(f, "oas") })).status).toBe(200);
+}, 60_000);
+
+describe("the OpenAPI document against live answers", () => {
+  it("declares the answers of every operation without credentials and without parameters", async () => {
+    const routed = commands.filter((c) => c.route);
+    for (const c of routed) {
+      const { method, path } = c.route!;
+      // Without credentials: 401 for user and admin commands, the command's own answer otherwise.
+      await check(method, path, method === "GET" ? {} : { body: {} });
+      // With credentials and no parameters: a validation code, or success for commands that need none.
+      const auth = c.scope === "admin" ? { AdminAPIKey: adminKey() } : { APIKey: other.apiKey };
+      if (c.scope !== "none" && c.name !== "user.create") await check(method, path, method === "GET" ? { headers: auth } : { body: {}, headers: auth });
+    }
+    // A wrong method on a v1 path (100001) and a malformed JSON body (100000).
+    const res = await fetch(new URL("/api/v1/journey", baseUrl()), { method: "POST", headers: { APIKey: other.apiKey, "content-type": "application/json" }, body: "{" });
+    expect(res.status).toBe(400);
+    expect(doc["paths"]["/api/v1/journey"]["post"]["responses"]["400"]).toBeDefined();
+    expect(exercised.size).toBe(routed.length);
+  }, 60_000);
+
+  it("declares the success shapes of the console's commands, with real statistics", async () => {
+    const auth = { APIKey: user.apiKey };
+    const id = { JourneyID: f.journeyId };
+    await check("GET", "/health");
+    await check("POST", "/api/v1/user.login", { body: { Username: user.username, Password: user.password } });
+    const created = await check("POST", "/api/v1/journey", { body: { Name: "Second" }, headers: auth });
+    expect(created.status).toBe(200);
+    await check("PATCH", "/api/v1/journey", { body: { JourneyID: created.body?.["JourneyID"], Name: "Second, renamed" }, headers: auth });
+    await check("GET", "/api/v1/journey", { query: { ...id, ...WINDOW, IncludeActivityCounters: 1 }, headers: auth });
+    await check("GET", "/api/v1/journeys", { query: { StatsStartDate: WINDOW.StartDate, StatsEndDate: WINDOW.EndDate }, headers: auth });
+    await check("GET", "/api/v1/journeys", { query: { SkipStats: 1 }, headers: auth });
+    await check("GET", "/api/v1/journey.enable", { query: id, headers: auth });
+    expect((await check("GET", "/api/v1/journey.enable", { query: id, headers: auth })).status).toBe(409);
+    await check("GET", "/api/v1/journey.disable", { query: id, headers: auth });
+    await check("GET", "/api/v1/journey.stats.byisp", { query: { ...id, ...WINDOW }, headers: auth });
+    await check("GET", "/api/v1/journey.stats.byaction", { query: { ...id, ...WINDOW }, headers: auth });
+    await check("GET", "/api/v1/account.journey.benchmark", { query: WINDOW, headers: auth });
+    await check("GET", "/api/v1/journey.action.subscribers", { query: { ...id, ActionID: f.a1, FilterJSON: '["opened"]' }, headers: auth });
+    expect((await check("GET", "/api/v1/journey", { query: { JourneyID: 999999 }, headers: auth })).status).toBe(404);
+  }, 60_000);
+
+  it("declares the export download's 302, on v1 and on /api.php", async () => {
+    const auth = { APIKey: user.apiKey };
+    const submitted = await check("POST", "/api/v1/journey.export", { body: { IncludeActions: 1 }, headers: auth });
+    const exportId = submitted.body?.["ExportID"];
+    expect((await check("GET", "/api/v1/journey.export", { query: { ExportID: exportId, download: 1 }, headers: auth })).status).toBeOneOf([409, 302]);
+    let status = "";
+    for (let i = 0; i < 60 && status !== "Completed"; i++) {
+      status = (await check("GET", "/api/v1/journey.export", { query: { ExportID: exportId }, headers: auth })).body?.["ExportJob"]?.["Status"];
+      if (status !== "Completed") await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(status).toBe("Completed");
+    const v1 = await check("GET", "/api/v1/journey.export", { query: { ExportID: exportId, download: 1 }, headers: auth });
+    expect(v1.status).toBe(302);
+    const legacy = await check("POST", "/api.php", { form: { Command: "journey.export.get", ExportID: String(exportId), download: "1", APIKey: user.apiKey } });
+    expect(legacy.status).toBe(302);
+    // /api.php's other answers: a handler error is a 200 envelope, an unknown command a 400.
+    expect((await check("GET", "/api.php", { query: { Command: "journey.get", APIKey: user.apiKey } })).status).toBe(200);
+    expect((await check("POST", "/api.php", { form: { Command: "no.such.command" } })).status).toBe(400);
+  }, 60_000);
+
+  it("checked every declared success shape against a live success", () => {
+    for (const name of SHAPED_COMMANDS) expect(answered.has(`${name} 200`), name).toBe(true);
+  });
+
+  it("rejects a body that does not match, so the checks above can fail", () => {
+    const schema = deref(doc["paths"]["/api/v1/journey.stats.byisp"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]) as object;
+    const ok = { Success: true, ByISP: [{ Domain: "a.com", Sent: 1, Delivered: 1, Opened: 0, Clicked: 0, Bounced: 0, Unsubscribed: 0, Complained: 0 }] };
+    expect(new Validator(schema, "2020-12").validate(ok).valid).toBe(true);
+    expect(new Validator(schema, "2020-12").validate({ ...ok, ByISP: [{ Domain: "a.com", Sent: "1" }] }).valid).toBe(false);
+    expect(doc["paths"]["/api/v1/journey.export"]["get"]["responses"]["302"]).toBeDefined();
+  });
+});
