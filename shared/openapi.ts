@@ -68,7 +68,8 @@ function parameters(def: CommandDef): Param[] {
   return Object.entries(def.params.def.shape).map(([name, schema]) => {
     const doc = fieldDocs.get(schema as never);
     const codes = (doc?.codes ?? []).map(([c, m]) => `${c} (${m})`);
-    const description = [doc?.description, codes.length ? `Errors: ${[...new Set(codes)].join("; ")}.` : undefined].filter(Boolean).join(" ");
+    const text = doc?.description && !/[.)]$/.test(doc.description) ? `${doc.description}.` : doc?.description;
+    const description = [text, codes.length ? `Errors: ${[...new Set(codes)].join("; ")}.` : undefined].filter(Boolean).join(" ");
     return { name, required: doc?.required ?? false, schema: schemaFor(doc), ...(description ? { description } : {}), ...(doc ? { doc } : {}) };
   });
 }
@@ -84,7 +85,7 @@ export function errorCodes(def: CommandDef): ErrorRow[] {
   rows.push(
     row(new CommandError(HARD.invalidJson, "Invalid JSON body", "hard")),
     row(new CommandError(HARD.invalidMethod, "Unsupported method for this route", "hard")),
-    row(new CommandError(HARD.unknownCommand, "Invalid API command: \"<Command>\" not found.", "hard")),
+    row(new CommandError(HARD.unknownCommand, "Invalid API command: \"{Command}\" not found.", "hard")),
     row(new CommandError(HARD.internal, "Internal error", "hard")),
   );
   return rows;

@@ -71,10 +71,10 @@ export async function openPage(browser: Browser, allowed: () => string[] = () =>
 }
 
 /** Screenshots go to test-results/ (gitignored) for a person to look at. */
-export async function screenshot(page: Page, name: string): Promise<string> {
+export async function screenshot(page: Page, name: string, fullPage = true): Promise<string> {
   const dir = new URL("../../test-results/", import.meta.url);
   mkdirSync(dir, { recursive: true });
   const path = new URL(`${name}.png`, dir).pathname;
-  await page.screenshot({ path, fullPage: true });
+  await page.screenshot({ path, fullPage });
   return path;
 }
