@@ -4,6 +4,7 @@ import { benchBundles } from "./bundles.js";
 import { benchExport } from "./export.js";
 import { benchIngest } from "./ingest.js";
 import { benchListLatency } from "./list-latency.js";
+import { benchWeb } from "./web.js";
 import { describeMachine, machineInfo } from "./machine.js";
 import { markdownTable, textTable, type Section, type SectionDef } from "./section.js";
 import { lazyStack } from "./stack-context.js";
@@ -19,6 +20,7 @@ const stack = lazyStack();
 
 const SECTIONS: SectionDef[] = [
   { id: "bundles", run: benchBundles },
+  { id: "web", run: benchWeb },
   { id: "ingest", run: async () => benchIngest(await stack.get()) },
   { id: "list-latency", run: async () => benchListLatency(await stack.get()) },
   { id: "export", run: async () => benchExport(await stack.get()) },

@@ -81,7 +81,7 @@ describe("the OpenAPI document against live answers", () => {
       // Without credentials: 401 for user and admin commands, the command's own answer otherwise.
       await check(method, path, method === "GET" ? {} : { body: {} });
       // With credentials and no parameters: a validation code, or success for commands that need none.
-      const auth = c.scope === "admin" ? { AdminAPIKey: adminKey() } : { APIKey: other.apiKey };
+      const auth: Record<string, string> = c.scope === "admin" ? { AdminAPIKey: adminKey() } : { APIKey: other.apiKey };
       if (c.scope !== "none" && c.name !== "user.create") await check(method, path, method === "GET" ? { headers: auth } : { body: {}, headers: auth });
     }
     // A wrong method on a v1 path (100001) and a malformed JSON body (100000).
