@@ -22,7 +22,7 @@ let f: Fixture;
 let hostileId: number;
 let page: Page;
 let watch: Watch;
-/** Download URLs the API handed out: the only requests a page may make to another origin. */
+/** Download URLs journey.export.get handed out: the only requests a page may make to another origin. */
 const downloads: string[] = [];
 const watches: Watch[] = [];
 
@@ -37,7 +37,7 @@ beforeAll(async () => {
   expect(hostileId).toBeGreaterThan(0);
   // Notes and an email name are user text too.
   await user.patch("/api/v1/journey", { JourneyID: hostileId, Name: HOSTILE });
-  ({ page, watch } = await openPage(browser, () => downloads));
+  ({ page, watch } = await openPage(browser));
   watches.push(watch);
 }, 60_000);
 
@@ -216,6 +216,7 @@ describe("journey console", () => {
     expect(csv).toBe(api);
     expect(csv).toContain("Welcome series");
     expect(await cellText(page, ".export-status")).toBe("Completed");
+    await expect.poll(() => downloads.length).toBeGreaterThan(0);
   }, 60_000);
 
   it("signs in with username and password, keeps the session in sessionStorage and headers, and signs out", async () => {
@@ -266,7 +267,9 @@ describe("journey console", () => {
   it("logged no console error and requested nothing from any other origin", () => {
     for (const w of watches) {
       expect(w.errors).toEqual([]);
-      expect(w.foreign).toEqual([]);
+      // The one allowed: the CSV at the presigned URL journey.export.get answered (signed anew on each read, so compared without its query).
+      const path = (u: string) => u.split("?")[0];
+      expect(w.foreign.filter((u) => !downloads.some((d) => path(d) === path(u)))).toEqual([]);
       expect(w.dialogs).toEqual([]);
     }
   });

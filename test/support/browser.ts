@@ -43,11 +43,11 @@ export interface Watch {
 }
 
 /**
- * A fresh context (its own sessionStorage) on the local stack. `allowed` lists URL
- * prefixes besides the API's own origin that a page may request: only the export's
- * download URL, which the API itself hands out.
+ * A fresh context (its own sessionStorage) on the local stack. Every request to
+ * another origin is recorded in `foreign`; a test that lets one through (the
+ * export's presigned download, which the API itself hands out) says so explicitly.
  */
-export async function openPage(browser: Browser, allowed: () => string[] = () => []): Promise<{ context: BrowserContext; page: Page; watch: Watch }> {
+export async function openPage(browser: Browser): Promise<{ context: BrowserContext; page: Page; watch: Watch }> {
   const context = await browser.newContext({ viewport: { width: 1440, height: 1000 }, acceptDownloads: true });
   const page = await context.newPage();
   page.setDefaultTimeout(15_000);
@@ -65,7 +65,7 @@ export async function openPage(browser: Browser, allowed: () => string[] = () =>
     const url = r.url();
     watch.urls.push(url);
     if (url.startsWith("data:")) return;
-    if (new URL(url).origin !== origin && !allowed().some((p) => url.startsWith(p))) watch.foreign.push(url);
+    if (new URL(url).origin !== origin) watch.foreign.push(url);
   });
   return { context, page, watch };
 }
