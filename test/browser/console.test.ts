@@ -192,6 +192,7 @@ describe("journey console", () => {
     expect(await shown()).toEqual(all);
     const opened = await listed("opened");
     expect(opened.length).toBeLessThan(all.length);
+    await screenshot(page, "console-journey-subscribers");
     await page.selectOption("#engagement", "opened");
     await page.waitForFunction((n) => document.querySelectorAll("#subscribers tbody tr").length === n, opened.length);
     expect(await shown()).toEqual(opened);
