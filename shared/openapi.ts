@@ -78,6 +78,7 @@ function parameters(def: CommandDef): Param[] {
 export function errorCodes(def: CommandDef): ErrorRow[] {
   const row = (e: CommandError): ErrorRow => ({ code: e.code, message: e.message, status: statusFor(e, "v1") });
   const rows = parameters(def).flatMap(paramCodes);
+  for (const e of def.errors ?? []) if (!rows.some((r) => r.code === e.code && r.message === e.message)) rows.push(row(e));
   if (def.scope !== "none") rows.push(row(AUTH.invalid()));
   if (def.scope === "user") rows.push(row(AUTH.expired()));
   if (def.permission) rows.push(row(AUTH.permission()));
@@ -169,6 +170,17 @@ const RATE_HEADERS = {
   "X-RateLimit-Reset": { schema: { type: "integer" }, description: "Epoch seconds" },
 };
 
+const STATUS_TEXT: Record<number, string> = {
+  400: "Hard failure",
+  401: "Authentication failed",
+  403: "Permission denied",
+  404: "Not found for this caller",
+  409: "State conflict",
+  422: "Validation failure",
+  429: "Rate limit exceeded",
+  500: "Internal error, or a documented write failure",
+};
+
 /** The success body: the envelope's `Success: true` (unless bare) around the command's own shape. */
 function successSchema(def: CommandDef): Json {
   const shape = successShape(def.name);
@@ -188,18 +200,22 @@ function responses(def: CommandDef): Json {
       headers: Object.fromEntries(r.headers.map((h) => [h, { schema: { type: "string" } }])),
     };
   }
-  out["400"] = errorResponse("Hard failure: 100000 invalid JSON, 100001 wrong method, 100003 unknown command");
-  if (def.scope !== "none") {
-    out["401"] = errorResponse("99998 invalid key or session, 99999 session expired");
-    if (def.permission) out["403"] = errorResponse("403 permission denied");
-    out["404"] = errorResponse("The addressed record does not exist for this caller");
-    out["409"] = errorResponse("State conflict");
+  // Each status of the command's error codes, with the codes that answer it.
+  const rows = errorCodes(def);
+  const statuses = new Set(rows.map((r) => r.status));
+  // Not every command lists the codes its `run` raises yet (CommandDef.errors), so any
+  // authenticated command declares the not-found and conflict statuses besides.
+  if (def.scope !== "none") statuses.add(404).add(409);
+  // Likewise fields that check themselves (journey.events' Events) do not all list their codes.
+  if (Object.keys(def.params.def.shape).length > 0) statuses.add(422);
+  for (const status of [...statuses].sort((a, b) => a - b)) {
+    const codes = rows.filter((r) => r.status === status).map((r) => r.code);
+    const text = `${STATUS_TEXT[status] ?? "Error"}${codes.length ? `: ${[...new Set(codes)].join(", ")}` : ""}`;
+    out[String(status)] =
+      status === 429
+        ? errorResponse(text, { "Retry-After": { schema: { type: "integer" }, description: "Seconds" }, ...RATE_HEADERS })
+        : errorResponse(text);
   }
-  if (Object.keys(def.params.def.shape).length > 0 || def.scope !== "none") out["422"] = errorResponse("Validation failure: the command's documented code");
-  if (def.scope !== "none" || def.rateLimitKey) {
-    out["429"] = errorResponse("Rate limit exceeded", { "Retry-After": { schema: { type: "integer" }, description: "Seconds" }, ...RATE_HEADERS });
-  }
-  out["500"] = errorResponse("100005 internal error, or a documented write failure");
   return out;
 }
 

@@ -18,10 +18,14 @@ const MISSING_ID: Coded = [1, "Missing JourneyID parameter"];
 const INVALID_ID: Coded = [3, "Invalid JourneyID parameter"];
 
 /** `Actions` of both commands: an array, or a string holding one. Missing is code 2; anything else is code 4. */
-const actionsArray = field({ type: "array", required: true, description: "Array of action objects" }, (v, ctx): unknown[] => {
-  if (v === undefined || v === null || v === "") return fail(ctx, v, [2, "Missing Actions parameter"]);
+const ACTIONS_CODES = [
+  [2, "Missing Actions parameter"],
+  [4, "Invalid JourneyID parameter (Actions must be array)"],
+] as const;
+const actionsArray = field({ type: "array", required: true, description: "Array of action objects", codes: ACTIONS_CODES }, (v, ctx): unknown[] => {
+  if (v === undefined || v === null || v === "") return fail(ctx, v, ACTIONS_CODES[0]);
   const parsed = toJsonValue(v);
-  if (!parsed.ok || !Array.isArray(parsed.value)) return fail(ctx, v, [4, "Invalid JourneyID parameter (Actions must be array)"]);
+  if (!parsed.ok || !Array.isArray(parsed.value)) return fail(ctx, v, ACTIONS_CODES[1]);
   return parsed.value;
 });
 

@@ -30,6 +30,10 @@ async function copyOf(source: Journey, tree: StoredAction[], changes: Partial<Jo
   return { journey, tree: renumber(tree, first) };
 }
 
+const NEW_NAME = [
+  [1, "Missing NewJourneyName parameter"],
+  [1, `Invalid NewJourneyName parameter (at most ${NAME_MAX} characters)`],
+] as const;
 const cloneFailed = () => new CommandError(4, "Journey not cloned successfully", "failure");
 
 export const journeyClone = defineCommand({
@@ -41,10 +45,10 @@ export const journeyClone = defineCommand({
   permission: "Campaign.Create",
   params: z.object({
     JourneyID: requiredId([2, "Missing JourneyID parameter"], [2, "Invalid JourneyID parameter"], "Journey to clone"),
-    NewJourneyName: field({ type: "string", required: true, description: `Name of the clone (1 to ${NAME_MAX} characters)` }, (v, ctx) => {
+    NewJourneyName: field({ type: "string", required: true, description: `Name of the clone (1 to ${NAME_MAX} characters)`, codes: NEW_NAME }, (v, ctx) => {
       const text = isAbsent(v) ? undefined : toText(v)?.trim();
-      if (!text) return fail(ctx, v, [1, "Missing NewJourneyName parameter"]);
-      return text.length <= NAME_MAX ? text : fail(ctx, v, [1, `Invalid NewJourneyName parameter (at most ${NAME_MAX} characters)`]);
+      if (!text) return fail(ctx, v, NEW_NAME[0]);
+      return text.length <= NAME_MAX ? text : fail(ctx, v, NEW_NAME[1]);
     }),
   }),
   async run(p, ctx) {

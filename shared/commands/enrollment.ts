@@ -20,9 +20,12 @@ const LIST_ID = requiredId([2, "Missing ListID parameter"], [5, "Invalid ListID 
 const SUBSCRIBER_ID = requiredId([3, "Missing SubscriberID parameter"], [6, "Invalid SubscriberID parameter"], "The subscriber");
 
 /** One JourneyID, or an array (or comma list) of them. */
-const journeyIds = field({ type: "array|string", required: true, description: "A JourneyID or an array of JourneyIDs" }, (v, ctx): number[] => {
-  const missing: Coded = [1, "Missing JourneyID parameter"];
-  const invalid: Coded = [4, "Invalid JourneyID parameter"];
+const JOURNEY_IDS: readonly [missing: Coded, invalid: Coded] = [
+  [1, "Missing JourneyID parameter"],
+  [4, "Invalid JourneyID parameter"],
+];
+const journeyIds = field({ type: "array|string", required: true, description: "A JourneyID or an array of JourneyIDs", codes: JOURNEY_IDS }, (v, ctx): number[] => {
+  const [missing, invalid] = JOURNEY_IDS;
   if (isAbsent(v) || (Array.isArray(v) && v.length === 0)) return fail(ctx, v, missing);
   const tokens = Array.isArray(v) ? v : typeof v === "string" && v.includes(",") ? v.split(",").map((t) => t.trim()) : [v];
   const ids = tokens.map(toPositiveInt);

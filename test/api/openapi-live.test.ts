@@ -56,6 +56,11 @@ async function check(method: string, path: string, init: { query?: Json; body?: 
     const result = new Validator(deref(schema) as object, "2020-12", false).validate(JSON.parse(text));
     expect(result.errors.map((e) => `${e.instanceLocation}: ${e.error}`), where).toEqual([]);
   }
+  // Every error code answered is one the operation lists (x-error-codes, the table /docs shows).
+  const code = res.status >= 400 && text.startsWith("{") ? (JSON.parse(text) as Json)["Errors"]?.[0]?.["Code"] : undefined;
+  if (op["x-error-codes"] && code !== undefined) {
+    expect.soft((op["x-error-codes"] as { code: number }[]).map((c) => c.code), `undeclared error code ${code}: ${where}`).toContain(code);
+  }
   for (const h of Object.keys(declared.headers ?? {})) {
     if (h === "Location" || h === "Retry-After") expect(res.headers.get(h), `${where}: header ${h}`).toBeTruthy();
   }
@@ -110,6 +115,28 @@ describe("the OpenAPI document against live answers", () => {
     await check("GET", "/api/v1/account.journey.benchmark", { query: WINDOW, headers: auth });
     await check("GET", "/api/v1/journey.action.subscribers", { query: { ...id, ActionID: f.a1, FilterJSON: '["opened"]' }, headers: auth });
     expect((await check("GET", "/api/v1/journey", { query: { JourneyID: 999999 }, headers: auth })).status).toBe(404);
+  }, 60_000);
+
+  it("lists every error code the commands answer with, past their parameters' own checks", async () => {
+    const auth = { APIKey: user.apiKey };
+    const id = { JourneyID: f.journeyId };
+    const code = async (method: string, path: string, init: Parameters<typeof check>[2]) => {
+      const res = await check(method, path, init);
+      return [res.status, res.body?.["Errors"]?.[0]?.["Code"]];
+    };
+    expect(await code("GET", "/api/v1/journey", { query: { ...id, StartDate: "2026-02-30" }, headers: auth })).toEqual([422, 4]);
+    expect(await code("GET", "/api/v1/journey", { query: { ...id, ...WINDOW, EmailID: 999999 }, headers: auth })).toEqual([422, 7]);
+    expect(await code("GET", "/api/v1/journey.stats.byaction", { query: { ...id, StartDate: DAYS[2], EndDate: DAYS[0] }, headers: auth })).toEqual([422, 6]);
+    expect(await code("GET", "/api/v1/journey.stats.byaction", { query: { ...id, ISP: "not an isp!" }, headers: auth })).toEqual([422, 8]);
+    expect(await code("GET", "/api/v1/journey.stats.byisp", { query: { JourneyID: 999999 }, headers: auth })).toEqual([404, 3]);
+    expect(await code("GET", "/api/v1/account.journey.benchmark", { query: { StartDate: DAYS[2], EndDate: DAYS[0] }, headers: auth })).toEqual([422, 3]);
+    expect(await code("GET", "/api/v1/journey.action.subscribers", { query: { ...id, ActionID: 999999 }, headers: auth })).toEqual([404, 6]);
+    expect(await code("GET", "/api/v1/journey.action.subscribers", { query: { ...id, ActionID: f.a1, FilterJSON: "[" }, headers: auth })).toEqual([422, 5]);
+    expect(await code("GET", "/api/v1/journey.export", { query: { ExportID: 999999 }, headers: auth })).toEqual([404, 3]);
+    expect(await code("GET", "/api/v1/journey.disable", { query: id, headers: auth })).toEqual([409, 4]);
+    expect(await code("POST", "/api/v1/journey.delete", { body: { JourneyID: 999999 }, headers: auth })).toEqual([404, 3]);
+    expect(await code("GET", "/api/v1/email", { query: { EmailID: 999999 }, headers: auth })).toEqual([404, 3]);
+    expect(await code("POST", "/api/v1/user.login", { body: { Username: user.username, Password: "wrong" } })).toEqual([401, 3]);
   }, 60_000);
 
   it("declares the export download's 302, on v1 and on /api.php", async () => {
