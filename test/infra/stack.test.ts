@@ -133,7 +133,9 @@ beforeAll(() => {
   stack = new JourneyApiStack(new App(), "JourneyApi");
   template = Template.fromStack(stack);
   resources = template.toJSON()["Resources"] as Record<string, Resource>;
-}, 120_000);
+  // About a minute alone; on the shared 2-core machine, beside the browser tests and a
+  // load of 14, it took 150 s. Generous, and still bounded.
+}, 300_000);
 
 describe("HTTP API routes", () => {
   it("routes every registry command that has a route to its own group's function", () => {
