@@ -265,6 +265,47 @@ describe("journey console", () => {
     }
   }, 60_000);
 
+  it("stays usable at 1,000 journeys: the count at once, 100 rows, more on demand, and a filter", async () => {
+    // Seeded in-process as journey.create stores them, 25 to a BatchWriteItem (1,000 creates
+    // over HTTP would take ten minutes of rate limit).
+    const big = await createUser();
+    const { storable } = await import("../../shared/domain/journeys.js");
+    const { nextIds } = await import("../../shared/domain/ids.js");
+    const { batchPut } = await import("../../shared/domain/owned.js");
+    const { keys } = await import("../../shared/keys.js");
+    const first = await nextIds("Journey", 1000);
+    const at = "2026-03-01 00:00:00";
+    await batchPut(
+      Array.from({ length: 1000 }, (_, i) => {
+        const journey = {
+          JourneyID: first + i, JourneyName: `Bulk ${String(i + 1).padStart(4, "0")}`, Trigger: "Manual" as const, TriggerParameters: {},
+          Status: "Disabled" as const, Notes: "", CreatedAt: at, UpdatedAt: at, Trigger_Criteria: [], Run_Criteria: [],
+          Run_Criteria_Operator: "and" as const, Rate_Limit_Per_Hour: 0, Rate_Limit_Per_Day: 0, Tree: { version: "", chunks: 0 },
+        };
+        return { ...keys.journey(big.userId, journey.JourneyID), ...storable(journey) };
+      }),
+    );
+    const other = await openPage(browser);
+    watches.push(other.watch);
+    try {
+      const p = other.page;
+      const started = Date.now();
+      await signInWithKey(p, big.apiKey);
+      await p.waitForFunction(() => document.querySelector("#journey-count")?.textContent === "1000", undefined, { timeout: 30_000 });
+      const shownIn = Date.now() - started;
+      expect(shownIn).toBeLessThan(30_000);
+      expect(await p.locator("#journeys tbody tr").count()).toBe(100);
+      await p.click(".more");
+      expect(await p.locator("#journeys tbody tr").count()).toBe(200);
+      await p.fill(".journeys input[type=search]", "bulk 0999");
+      await p.waitForFunction(() => document.querySelectorAll("#journeys tbody tr").length === 1);
+      expect(await p.locator("#journeys tbody tr .journey-name").innerText()).toBe("Bulk 0999");
+      await screenshot(p, "console-list-1000", false);
+    } finally {
+      await other.context.close();
+    }
+  }, 90_000);
+
   it("logged no console error and requested nothing from any other origin", () => {
     for (const w of watches) {
       expect(w.errors).toEqual([]);
