@@ -43,6 +43,7 @@ export const journeyClone = defineCommand({
   group: "journeys",
   scope: "user",
   permission: "Campaign.Create",
+  errors: [notFound(3, "Journey not found"), cloneFailed()],
   params: z.object({
     JourneyID: requiredId([2, "Missing JourneyID parameter"], [2, "Invalid JourneyID parameter"], "Journey to clone"),
     NewJourneyName: field({ type: "string", required: true, description: `Name of the clone (1 to ${NAME_MAX} characters)`, codes: NEW_NAME }, (v, ctx) => {
@@ -148,6 +149,12 @@ export const journeyCopyToUser = defineCommand({
   route: { method: "POST", path: "/api/v1/journey.copytouser" },
   group: "admin",
   scope: "admin",
+  errors: [
+    notFound(7, "Source user not found"),
+    notFound(8, "Target user not found"),
+    notFound(9, "Journey not found for source user"),
+    new CommandError(10, "Failed to create journey", "failure"),
+  ],
   params: z.object({
     JourneyID: requiredId([1, "Missing JourneyID parameter"], [4, "Invalid JourneyID (non-numeric)"], "Source journey"),
     SourceUserID: requiredId([2, "Missing SourceUserID parameter"], [5, "Invalid SourceUserID (non-numeric)"], "Owner of the source journey"),

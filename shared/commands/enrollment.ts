@@ -33,6 +33,10 @@ const journeyIds = field({ type: "array|string", required: true, description: "A
   return [...new Set(ids as number[])];
 });
 
+/** What enrollment's shared checks raise past the parameters' own, declared for /docs (7 carries SkippedJourneys). */
+const NOT_ON_LIST = [notFound(8, "List not found"), notFound(9, "Subscriber not found")];
+const ENROLL_ERRORS = [new CommandError(7, "Journey not found", "notFound"), ...NOT_ON_LIST];
+
 /** The subscriber must be on the list, both the caller's (8, 9: HTTP 404, CONTRACT §11). */
 async function subscriberOnList(userId: number, listId: number, subscriberId: number): Promise<string> {
   if (!(await getOwned("list", userId, listId))) throw notFound(8, "List not found");
@@ -102,6 +106,7 @@ export const subscriberJourneyTrigger = defineCommand({
   group: "events",
   scope: "user",
   permission: "Campaign.Create",
+  errors: ENROLL_ERRORS,
   params: z.object({
     JourneyID: journeyIds,
     ListID: LIST_ID,
@@ -121,6 +126,7 @@ export const subscriberJourneyRemove = defineCommand({
   group: "events",
   scope: "user",
   permission: "Campaign.Create",
+  errors: ENROLL_ERRORS,
   params: z.object({ JourneyID: journeyIds, ListID: LIST_ID, SubscriberID: SUBSCRIBER_ID }),
   async run(p, ctx) {
     return acrossJourneys(userOf(ctx).userId, p, "Exited", () => undefined, ctx.now);
@@ -134,6 +140,7 @@ export const subscriberJourneyExit = defineCommand({
   group: "events",
   scope: "user",
   permission: "Campaign.Create",
+  errors: ENROLL_ERRORS,
   params: z.object({
     JourneyID: requiredId([1, "Missing JourneyID parameter"], [4, "Invalid JourneyID parameter"], "The journey"),
     ListID: LIST_ID,
@@ -157,6 +164,7 @@ export const subscriberJourneyList = defineCommand({
   group: "events",
   scope: "user",
   permission: "Campaign.Create",
+  errors: NOT_ON_LIST,
   params: z.object({ ListID: LIST_ID, SubscriberID: SUBSCRIBER_ID }),
   async run(p, ctx) {
     const { userId } = userOf(ctx);
