@@ -84,6 +84,9 @@ const exportJob = obj(
   ["ExportID", "Module", "Status", "ExportOptions", "SubmittedAt"],
 );
 
+const bulkFields = { ProcessedJourneyIDs: arrayOf(int), FailedJourneyIDs: arrayOf(int) };
+const bulk = obj(bulkFields);
+
 const SHAPES: Record<string, Schema> = {
   health: obj({ Status: { const: "ok" } }),
   "user.login": obj({ SessionID: str, UserInfo: obj({ UserID: int, Username: str, EmailAddress: str }) }),
@@ -121,6 +124,38 @@ const SHAPES: Record<string, Schema> = {
     TotalSubscribers: int,
   }),
   "journey.export.submit": obj({ ExportID: int }),
+  "user.create": obj({ ErrorCode: { const: 0 }, UserID: int, APIKey: str }),
+  "list.create": obj({ ErrorCode: { const: 0 }, ListID: int }),
+  "lists.get": obj({ Lists: arrayOf(obj({ ListID: int, Name: str })), TotalListCount: int }),
+  "email.create": obj({ ErrorCode: { const: 0 }, EmailID: int }),
+  "email.get": obj({ Email: obj({ EmailID: int, EmailName: str, Subject: str, HTMLContent: str, PlainContent: str }) }),
+  "emails.get": obj({ Emails: arrayOf(obj({ EmailID: int, EmailName: str, Subject: str })), TotalEmailCount: int }),
+  "email.delete": obj({ ErrorCode: { const: 0 }, EmailID: int }),
+  "customfield.create": obj({ ErrorCode: { const: 0 }, CustomFieldID: int }),
+  "customfields.get": obj({ CustomFields: arrayOf(obj({ CustomFieldID: int, FieldName: str, ListID: int })) }),
+  "subscriber.tags.create": obj({ ErrorCode: { const: 0 }, TagID: int }),
+  "subscriber.tags.get": obj({ Tags: arrayOf(obj({ TagID: int, TagName: str, ListID: int })) }),
+  "subscriber.create": obj({ ErrorCode: { const: 0 }, SubscriberID: int }),
+  "journey.delete": obj({ JourneyID: int }),
+  "journeys.enable": bulk,
+  "journeys.disable": bulk,
+  "journey.actions.update": obj({ JourneyID: idText, JourneyName: str, Actions: arrayOf(action) }),
+  "journey.actions.published": obj({ JourneyID: idText, JourneyName: str, Actions: arrayOf(action) }),
+  "journey.clone": obj({ Journey: journey, Actions: arrayOf(action) }),
+  "journeys.clone": obj({ ...bulkFields, ClonedJourneys: arrayOf(obj({ SourceJourneyID: int, NewJourneyID: int })) }),
+  "journey.copytouser": obj({ JourneyID: int, EmailsCopied: { type: "array" }, ResourcesReset: { type: "array" } }),
+  "journey.sendemailactions": obj({
+    Actions: arrayOf(obj({ ActionID: int, JourneyID: int, JourneyName: str, EmailName: str, Subject: str, OrderNo: int, Published: { type: "boolean" } })),
+  }),
+  "journey.events.ingest": obj({ Accepted: int, Duplicates: int, Rejected: { type: "array" } }),
+  "subscriber.journey.trigger": obj({ JourneyIDs: arrayOf(int), ListID: int, SubscriberID: int }),
+  "subscriber.journey.remove": obj({ JourneyIDs: arrayOf(int), ListID: int, SubscriberID: int }),
+  "subscriber.journey.exit": obj({ JourneyID: int, ListID: int, SubscriberID: int }),
+  "subscriber.journey.list": obj({
+    ListID: int,
+    SubscriberID: int,
+    Journeys: arrayOf(obj({ JourneyID: int, JourneyName: str, Status: str, JoinedAt: str })),
+  }),
   "journey.export.get": obj({ ExportJob: exportJob }),
 };
 

@@ -117,6 +117,43 @@ describe("the OpenAPI document against live answers", () => {
     expect((await check("GET", "/api/v1/journey", { query: { JourneyID: 999999 }, headers: auth })).status).toBe(404);
   }, 60_000);
 
+  it("declares the success shapes of the other commands", async () => {
+    const auth = { APIKey: user.apiKey };
+    const ok = async (method: string, path: string, init: Parameters<typeof check>[2]) => {
+      const res = await check(method, path, { headers: auth, ...init });
+      expect(res.status, `${method} ${path} ${JSON.stringify(res.body)}`).toBe(200);
+      return res.body as Json;
+    };
+    const list = (await ok("POST", "/api/v1/list", { body: { SubscriberListName: "Shapes" } }))["ListID"];
+    const email = (await ok("POST", "/api/v1/email", { body: { EmailName: "E", Subject: "S" } }))["EmailID"];
+    await ok("POST", "/api/v1/customfield", { body: { SubscriberListID: list, FieldName: "City" } });
+    await ok("POST", "/api/v1/subscriber.tags", { body: { ListID: list, TagName: "vip" } });
+    const subscriber = (await ok("POST", "/api/v1/subscriber", { body: { ListID: list, EmailAddress: "shape@example.com" } }))["SubscriberID"];
+    for (const path of ["/api/v1/lists", "/api/v1/emails", "/api/v1/customfields", "/api/v1/subscriber.tags", "/api/v1/journey.sendemailactions"]) await ok("GET", path, {});
+    await ok("GET", "/api/v1/email", { query: { EmailID: email } });
+    const j = (await ok("POST", "/api/v1/journey", { body: { Name: "Shapes", Trigger: "ListSubscription", Trigger_ListID: list } }))["JourneyID"];
+    await ok("PATCH", "/api/v1/journey.actions", { body: { JourneyID: j, Actions: [{ Action: "SendEmail", EmailID: email }] } });
+    await ok("PATCH", "/api/v1/journey.actions.published", { body: { JourneyID: j, Actions: [] } });
+    const picked = await ok("GET", "/api/v1/journey.sendemailactions", { query: { JourneyID: j, IncludeDisabled: 1, IncludeUnpublished: 1 } });
+    expect(picked["Actions"]).toHaveLength(1);
+    await ok("POST", "/api/v1/journeys.enable", { body: { JourneyIDs: String(j) } });
+    await ok("POST", "/api/v1/journeys.disable", { body: { JourneyIDs: String(j) } });
+    await ok("GET", "/api/v1/journey.enable", { query: { JourneyID: j } });
+    const member = { ListID: list, SubscriberID: subscriber };
+    await ok("POST", "/api/v1/subscriber.journey.trigger", { body: { JourneyID: j, ...member } });
+    await ok("POST", "/api/v1/subscriber.journey.list", { body: member });
+    await ok("POST", "/api/v1/subscriber.journey.exit", { body: { JourneyID: j, ...member } });
+    await ok("POST", "/api/v1/subscriber.journey.remove", { body: { JourneyID: j, ...member } });
+    await ok("POST", "/api/v1/journey.clone", { body: { JourneyID: j, NewJourneyName: "Shapes copy" } });
+    await ok("POST", "/api/v1/journeys.clone", { body: { JourneyIDs: String(j) } });
+    await ok("POST", "/api/v1/journey.copytouser", { body: { JourneyID: j, SourceUserID: user.userId, TargetUserID: other.userId }, headers: { AdminAPIKey: adminKey() } });
+    await ok("POST", "/api/v1/journey.events", { body: { Events: [{ EventID: "shape-1", Type: "Enrolled", JourneyID: j, SubscriberID: 9, EmailAddress: "s@example.com" }] } });
+    const tag = Math.random().toString(36).slice(2, 10);
+    await ok("POST", "/api/v1/user", { body: { Username: `shape-${tag}`, Password: "pw", EmailAddress: `${tag}@example.com` }, headers: { AdminAPIKey: adminKey() } });
+    await ok("POST", "/api/v1/email.delete", { body: { EmailID: email } });
+    await ok("POST", "/api/v1/journey.delete", { body: { JourneyID: j } });
+  }, 60_000);
+
   it("lists every error code the commands answer with, past their parameters' own checks", async () => {
     const auth = { APIKey: user.apiKey };
     const id = { JourneyID: f.journeyId };
@@ -161,6 +198,8 @@ describe("the OpenAPI document against live answers", () => {
 
   it("checked every declared success shape against a live success", () => {
     for (const name of SHAPED_COMMANDS) expect(answered.has(`${name} 200`), name).toBe(true);
+    // Every routed command has a declared shape.
+    for (const c of commands.filter((x) => x.route)) expect(SHAPED_COMMANDS, c.name).toContain(c.name);
   });
 
   it("rejects a body that does not match, so the checks above can fail", () => {
