@@ -2,7 +2,7 @@ import type { CommandDef } from "./command.js";
 import { AUTH, CommandError, HARD } from "./errors.js";
 import { statusFor } from "./http/envelope.js";
 import { fieldDocs, type FieldDoc } from "./params.js";
-import { successShape } from "./responses.js";
+import { SHARED_SCHEMAS, successShape } from "./responses.js";
 
 /**
  * Builds an OpenAPI 3.1 document from the registry: one operation per v1 route,
@@ -308,6 +308,7 @@ export function buildOpenApi(commands: readonly CommandDef[], version: string): 
         AdminAPIKeyParam: { type: "apiKey", in: "query", name: "AdminAPIKey" },
       },
       schemas: {
+        ...SHARED_SCHEMAS,
         Error: {
           type: "object",
           required: ["Success", "Errors"],

@@ -54,6 +54,7 @@ const journeyFields = {
 };
 const journey = obj(journeyFields);
 
+const DAILY_STATS = arrayOf(obj({ Date: date, SendCount: num, OpenCount: num, ClickCount: num, TotalRevenue: num }));
 const action = obj(
   {
     ActionID: idText,
@@ -65,7 +66,7 @@ const action = obj(
     Branch: nullable(str),
     OrderNo: int,
     Stats: counters(ACTION_STAT_KEYS),
-    DailyStats: arrayOf(obj({ Date: date, SendCount: num, OpenCount: num, ClickCount: num, TotalRevenue: num })),
+    DailyStats: DAILY_STATS,
     Revenue: num,
     DaysRevenue: daysRevenue,
   },
@@ -84,18 +85,22 @@ const exportJob = obj(
   ["ExportID", "Module", "Status", "ExportOptions", "SubmittedAt"],
 );
 
+/** Shapes several commands share, declared once under components/schemas and referenced. */
+export const SHARED_SCHEMAS: Record<string, Schema> = { Journey: journey, Action: action, JourneyStats: journeyStats };
+const ref = (name: keyof typeof SHARED_SCHEMAS & string): Schema => ({ $ref: `#/components/schemas/${name}` });
+
 const bulkFields = { ProcessedJourneyIDs: arrayOf(int), FailedJourneyIDs: arrayOf(int) };
 const bulk = obj(bulkFields);
 
 const SHAPES: Record<string, Schema> = {
   health: obj({ Status: { const: "ok" } }),
   "user.login": obj({ SessionID: str, UserInfo: obj({ UserID: int, Username: str, EmailAddress: str }) }),
-  "journey.create": obj({ JourneyID: int, Journey: journey }),
-  "journey.update": obj({ Journey: journey }),
-  "journey.enable": obj({ Journey: journey }),
-  "journey.disable": obj({ Journey: journey }),
-  "journey.get": obj({ ...journeyFields, Actions: arrayOf(action), JourneyStats: journeyStats }),
-  "journey.list": obj({ Journeys: arrayOf(obj({ ...journeyFields, JourneyStats: journeyStats }, Object.keys(journeyFields))) }),
+  "journey.create": obj({ JourneyID: int, Journey: ref("Journey") }),
+  "journey.update": obj({ Journey: ref("Journey") }),
+  "journey.enable": obj({ Journey: ref("Journey") }),
+  "journey.disable": obj({ Journey: ref("Journey") }),
+  "journey.get": obj({ ...journeyFields, Actions: arrayOf(ref("Action")), JourneyStats: ref("JourneyStats") }),
+  "journey.list": obj({ Journeys: arrayOf(obj({ ...journeyFields, JourneyStats: ref("JourneyStats") }, Object.keys(journeyFields))) }),
   "journey.stats.byisp": obj({
     ByISP: arrayOf(obj({ Domain: str, Sent: int, Delivered: int, Opened: int, Clicked: int, Bounced: int, Unsubscribed: int, Complained: int })),
   }),
@@ -108,7 +113,7 @@ const SHAPES: Record<string, Schema> = {
         EmailName: str,
         OrderNo: int,
         Stats: counters(ACTION_STAT_KEYS),
-        DailyStats: (action["properties"] as Record<string, Schema>)["DailyStats"]!,
+        DailyStats: DAILY_STATS,
       }),
     ),
   }),
@@ -139,9 +144,9 @@ const SHAPES: Record<string, Schema> = {
   "journey.delete": obj({ JourneyID: int }),
   "journeys.enable": bulk,
   "journeys.disable": bulk,
-  "journey.actions.update": obj({ JourneyID: idText, JourneyName: str, Actions: arrayOf(action) }),
-  "journey.actions.published": obj({ JourneyID: idText, JourneyName: str, Actions: arrayOf(action) }),
-  "journey.clone": obj({ Journey: journey, Actions: arrayOf(action) }),
+  "journey.actions.update": obj({ JourneyID: idText, JourneyName: str, Actions: arrayOf(ref("Action")) }),
+  "journey.actions.published": obj({ JourneyID: idText, JourneyName: str, Actions: arrayOf(ref("Action")) }),
+  "journey.clone": obj({ Journey: ref("Journey"), Actions: arrayOf(ref("Action")) }),
   "journeys.clone": obj({ ...bulkFields, ClonedJourneys: arrayOf(obj({ SourceJourneyID: int, NewJourneyID: int })) }),
   "journey.copytouser": obj({ JourneyID: int, EmailsCopied: { type: "array" }, ResourcesReset: { type: "array" } }),
   "journey.sendemailactions": obj({
