@@ -5,6 +5,7 @@ import { benchExport } from "./export.js";
 import { benchHotJourney } from "./hot-journey.js";
 import { benchIngest } from "./ingest.js";
 import { benchListLatency } from "./list-latency.js";
+import { benchWeb } from "./web.js";
 import { describeMachine, machineInfo } from "./machine.js";
 import { markdownTable, textTable, type Section, type SectionDef } from "./section.js";
 import { lazyStack } from "./stack-context.js";
@@ -20,6 +21,7 @@ const stack = lazyStack();
 
 const SECTIONS: SectionDef[] = [
   { id: "bundles", run: benchBundles },
+  { id: "web", run: benchWeb },
   { id: "ingest", run: async () => benchIngest(await stack.get()) },
   { id: "hot-journey", run: async () => benchHotJourney(await stack.get()) },
   { id: "list-latency", run: async () => benchListLatency(await stack.get()) },

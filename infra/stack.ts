@@ -14,7 +14,12 @@ import type { Construct } from "constructs";
 import { GROUPS, type CommandDef, type Group } from "../shared/command.js";
 import { METRICS_NAMESPACE, SERVICE } from "../shared/observability.js";
 import { commands, commandsOf } from "../shared/registry.js";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { WEB_ROUTES } from "../shared/web.js";
 import { ApiFunction } from "./constructs/api-function.js";
+import { buildWebAssets } from "./web-assets.js";
 import { TABLE } from "./table.js";
 
 /** The methods and paths the /api.php dispatcher answers on, besides $default. */
@@ -139,6 +144,7 @@ export class JourneyApiStack extends Stack {
   readonly exportsDlq: sqs.Queue;
   readonly exportWorker: ApiFunction;
   readonly exportDlqConsumer: ApiFunction;
+  readonly webFunction: ApiFunction;
 
   constructor(scope: Construct, id: string, props: JourneyApiStackProps = {}) {
     super(scope, id, props);
@@ -266,6 +272,18 @@ export class JourneyApiStack extends Stack {
       }
     }
 
+    // /docs, /console and /openapi.json: a function of their own with no grants, so the
+    // API bundles do not carry Swagger UI or the console. The files are built at synth.
+    this.webFunction = new ApiFunction(this, "WebFunction", {
+      target: "web",
+      environment: {},
+      assets: buildWebAssets(path.join(mkdtempSync(path.join(tmpdir(), "journey-web-")), "web")),
+    });
+    const webIntegration = new HttpLambdaIntegration("WebIntegration", this.webFunction.fn);
+    for (const r of WEB_ROUTES) {
+      this.httpApi.addRoutes({ path: r.path, methods: [apigw.HttpMethod.GET], integration: webIntegration });
+    }
+
     // The events queue (CONTRACT §7): the same ingest core as journey.events.ingest.
     this.eventsDlq = new sqs.Queue(this, "EventsDlq", {
       // The longest SQS allows: time to find the fault and redrive by hand.
@@ -385,6 +403,7 @@ export class JourneyApiStack extends Stack {
       ["events-worker", this.eventsWorker],
       ["export-worker", this.exportWorker],
       ["export-dlq", this.exportDlqConsumer],
+      ["web", this.webFunction],
     ] as const;
     for (const [target, f] of [...this.functions, ...workers]) {
       made.push(new cloudwatch.Alarm(this, `${pascal(target)}ErrorsAlarm`, {

@@ -28,6 +28,8 @@ export interface FieldDoc {
   /** Bounds of an integer field, for the OpenAPI document (integers default to a minimum of 1). */
   minimum?: number;
   maximum?: number;
+  /** The codes this field's own check can raise, in the order it checks; the reference (/docs) lists them. */
+  codes?: readonly Coded[];
 }
 export const fieldDocs = z.registry<FieldDoc>();
 
@@ -57,14 +59,14 @@ export function toNonNegativeInt(v: unknown): number | undefined {
 
 /** A required positive integer. */
 export const requiredId = (missing: Coded, invalid: Coded, description?: string) =>
-  field({ type: "integer", required: true, description }, (v, ctx) => {
+  field({ type: "integer", required: true, description, codes: [missing, invalid] }, (v, ctx) => {
     if (isAbsent(v)) return fail(ctx, v, missing);
     return toPositiveInt(v) ?? fail(ctx, v, invalid);
   });
 
 /** An optional positive integer: absent (or empty) is undefined. */
 export const optionalId = (invalid: Coded, description?: string) =>
-  field({ type: "integer", description }, (v, ctx): number | undefined => {
+  field({ type: "integer", description, codes: [invalid] }, (v, ctx): number | undefined => {
     if (isAbsent(v)) return undefined;
     return toPositiveInt(v) ?? fail(ctx, v, invalid);
   });
@@ -84,7 +86,7 @@ export function toText(v: unknown): string | undefined {
 }
 
 export const requiredText = (missing: Coded, opts: { invalid?: Coded; max?: number; description?: string } = {}) =>
-  field({ type: "string", required: true, description: opts.description }, (v, ctx) => {
+  field({ type: "string", required: true, description: opts.description, codes: opts.invalid ? [missing, opts.invalid] : [missing] }, (v, ctx) => {
     if (isAbsent(v)) return fail(ctx, v, missing);
     const s = toText(v);
     if (s === undefined || s.trim() === "") return fail(ctx, v, opts.invalid ?? missing);
@@ -93,7 +95,7 @@ export const requiredText = (missing: Coded, opts: { invalid?: Coded; max?: numb
   });
 
 export const optionalText = (invalid: Coded, opts: { max?: number; description?: string } = {}) =>
-  field({ type: "string", description: opts.description }, (v, ctx): string | undefined => {
+  field({ type: "string", description: opts.description, codes: [invalid] }, (v, ctx): string | undefined => {
     if (v === undefined || v === null) return undefined;
     const s = toText(v);
     if (s === undefined) return fail(ctx, v, invalid);
@@ -103,7 +105,7 @@ export const optionalText = (invalid: Coded, opts: { max?: number; description?:
 
 /** A YYYY-MM-DD date that must be a real calendar date. */
 export const optionalDate = (invalid: Coded, description?: string) =>
-  field({ type: "string", description: description ?? "YYYY-MM-DD (UTC)" }, (v, ctx): string | undefined => {
+  field({ type: "string", description: description ?? "YYYY-MM-DD (UTC)", codes: [invalid] }, (v, ctx): string | undefined => {
     if (isAbsent(v)) return undefined;
     return typeof v === "string" && isCalendarDate(v) ? v : fail(ctx, v, invalid);
   });
@@ -115,7 +117,7 @@ export function toEnum<T extends string>(values: readonly T[], v: unknown): T | 
   return values.find((x) => x.toLowerCase() === lower);
 }
 export const optionalEnum = <T extends string>(values: readonly T[], invalid: Coded, description?: string) =>
-  field({ type: "string", description: description ?? `One of: ${values.join(", ")}` }, (v, ctx): T | undefined => {
+  field({ type: "string", description: description ?? `One of: ${values.join(", ")}`, codes: [invalid] }, (v, ctx): T | undefined => {
     if (isAbsent(v)) return undefined;
     return toEnum(values, v) ?? fail(ctx, v, invalid);
   });
@@ -134,7 +136,7 @@ export function toIdList(v: unknown): number[] {
   return [...seen];
 }
 export const requiredIdList = (missing: Coded, invalid: Coded, description?: string) =>
-  field({ type: "array|string", required: true, description }, (v, ctx) => {
+  field({ type: "array|string", required: true, description, codes: [missing, invalid] }, (v, ctx) => {
     if (isAbsent(v) || (Array.isArray(v) && v.length === 0)) return fail(ctx, v, missing);
     const ids = toIdList(v);
     return ids.length > 0 ? ids : fail(ctx, v, invalid);

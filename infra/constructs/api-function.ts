@@ -10,6 +10,7 @@ import type { Group } from "../../shared/command.js";
 import type { Config } from "../../shared/config.js";
 import { entryOf } from "../../shared/registry.js";
 import { METRICS_NAMESPACE, SERVICE } from "../../shared/observability.js";
+import { WEB_ASSETS_SUBDIR } from "../../shared/web.js";
 import { BUNDLE } from "../bundling.js";
 
 /**
@@ -38,9 +39,14 @@ export type FunctionEnvironment = Pick<
 export const WORKER_TARGETS = ["events-worker", "export-worker", "export-dlq"] as const;
 export type WorkerTarget = (typeof WORKER_TARGETS)[number];
 
+/** The static pages (/docs, /console): no registry group, no table. */
+export type WebTarget = "web";
+
 /** Same layout as the registry's `entryOf`, which knows only groups and the dispatcher. */
-const entryFor = (target: Group | "legacy" | WorkerTarget): string =>
-  (WORKER_TARGETS as readonly string[]).includes(target) ? `functions/${target}/index.ts` : entryOf(target as Group | "legacy");
+const entryFor = (target: Group | "legacy" | WorkerTarget | WebTarget): string =>
+  target === "web" || (WORKER_TARGETS as readonly string[]).includes(target)
+    ? `functions/${target}/index.ts`
+    : entryOf(target as Group | "legacy");
 
 /** Typed so that a change of BUNDLE.format fails here rather than bundling the wrong module format. */
 const FORMAT = { esm: OutputFormat.ESM } as const;
@@ -72,9 +78,12 @@ export const BUNDLING = {
 };
 
 export interface ApiFunctionProps {
-  /** Which entry point to bundle: a registry group, the /api.php dispatcher or a queue worker. */
-  target: Group | "legacy" | WorkerTarget;
-  environment: FunctionEnvironment;
+  /** Which entry point to bundle: a registry group, the /api.php dispatcher, a queue worker or the web pages. */
+  target: Group | "legacy" | WorkerTarget | WebTarget;
+  /** The web function reads no configuration, so it alone passes `{}`. */
+  environment: FunctionEnvironment | Record<string, never>;
+  /** A directory copied beside the bundled handler as `web/` (the web function's files). */
+  assets?: string;
   /** 29 s matches API Gateway's integration timeout; running longer could only waste money. */
   timeout?: Duration;
   memorySize?: number;
@@ -115,7 +124,18 @@ export class ApiFunction extends Construct {
       logGroup,
       role,
       environment: { ...props.environment, ...RUNTIME_ENVIRONMENT },
-      bundling: BUNDLING,
+      bundling: {
+        ...BUNDLING,
+        ...(props.assets
+          ? {
+              commandHooks: {
+                beforeBundling: () => [],
+                beforeInstall: () => [],
+                afterBundling: (_in: string, out: string) => [`cp -R "${props.assets}" "${out}/${WEB_ASSETS_SUBDIR}"`],
+              },
+            }
+          : {}),
+      },
     });
   }
 }

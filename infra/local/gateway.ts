@@ -5,6 +5,7 @@ import { randomUUID } from "node:crypto";
 import type { Group } from "../../shared/command.js";
 import { LAMBDA_RESPONSE_LIMIT_BYTES, lambdaPayloadBytes } from "../../shared/http/payload-limit.js";
 import { commands, entryOf } from "../../shared/registry.js";
+import { isWebPath } from "../../shared/web.js";
 
 /**
  * The local stand-in for API Gateway (HTTP API). It serves exactly the routes the
@@ -18,10 +19,11 @@ const routes = new Map<string, Group>();
 for (const c of commands) if (c.route) routes.set(`${c.route.method} ${c.route.path}`, c.group);
 
 const handlers = new Map<string, Promise<Handler>>();
-function handlerFor(target: Group | "legacy", root: string): Promise<Handler> {
+function handlerFor(target: Group | "legacy" | "web", root: string): Promise<Handler> {
   let h = handlers.get(target);
   if (!h) {
-    h = import(new URL(entryOf(target), root).href).then((m: { handler: Handler }) => m.handler);
+    const entry = target === "web" ? "functions/web/index.ts" : entryOf(target);
+    h = import(new URL(entry, root).href).then((m: { handler: Handler }) => m.handler);
     handlers.set(target, h);
   }
   return h;
@@ -97,7 +99,9 @@ async function handle(req: IncomingMessage, res: ServerResponse, root: string): 
   const routeKey = `${method} ${url.pathname}`;
   const legacy = url.pathname === "/api.php" && (method === "GET" || method === "POST");
   const group = routes.get(routeKey);
-  const target: Group | "legacy" = group ?? "legacy";
+  // The pages and their assets (shared/web.ts): GET routes, as in the CDK stack.
+  const web = !group && method === "GET" && isWebPath(url.pathname);
+  const target: Group | "legacy" | "web" = group ?? (web ? "web" : "legacy");
   const body = await readBody(req);
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(",") : v;
@@ -107,7 +111,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, root: string): 
     rawQuery: url.search.slice(1),
     headers,
     body,
-    routeKey: group || legacy ? routeKey : "$default",
+    routeKey: group || legacy || web ? routeKey : "$default",
     sourceIp: req.socket.remoteAddress ?? "",
   });
   const handler = await handlerFor(target, root);

@@ -1,6 +1,7 @@
 // Checks the prerequisites before `npm start` / `npm test`, with a clear message.
 // Plain JavaScript on purpose: it must run on whatever Node the machine has.
 import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
 
 const problems = [];
 const [major] = process.versions.node.split(".").map(Number);
@@ -14,6 +15,15 @@ if (java.error) {
   const m = /version "(\d+)(?:\.(\d+))?/.exec(text);
   const v = m ? (m[1] === "1" ? Number(m[2]) : Number(m[1])) : NaN;
   if (!(v >= 17)) problems.push(`Java >= 17 is required for DynamoDB Local (found: ${text.split("\n")[0] || "unknown"}).`);
+}
+
+// `npm test` only: the browser tests (test/browser) drive Debian's Chromium. Fail here,
+// before a minute of setup, rather than skip them; test/support/browser.ts says the same.
+if (process.env.npm_lifecycle_event === "pretest") {
+  const chromium = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+  if (!existsSync(chromium)) {
+    problems.push(`Chromium is required for the browser tests and was not found at ${chromium}: install it with \`apt-get install -y chromium\` (Debian), or set CHROMIUM_PATH.`);
+  }
 }
 
 if (problems.length) {

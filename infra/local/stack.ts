@@ -1,6 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { createServer } from "node:net";
+import { fileURLToPath } from "node:url";
 import { startFauxqs } from "fauxqs";
+import { buildWebAssets } from "../web-assets.js";
 import { ensureTable, startDynamo } from "./dynamodb.js";
 import { startGateway } from "./gateway.js";
 import { startPoller } from "./poller.js";
@@ -21,6 +23,8 @@ export interface LocalStackOptions {
   tableName?: string;
   /** POWERTOOLS_LOG_LEVEL for the handlers (default INFO). */
   logLevel?: string;
+  /** Where the /docs and /console files are built (default .build/web). */
+  webDir?: string;
 }
 
 export interface LocalStack {
@@ -98,6 +102,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       POWERTOOLS_LOG_LEVEL: opts.logLevel ?? "INFO",
       // EMF lines are for CloudWatch; locally they would bury the request lines.
       POWERTOOLS_METRICS_DISABLED: "true",
+      // Built on every start so the pages always match the sources (esbuild takes well under a second).
+      WEB_ASSETS_DIR: buildWebAssets(opts.webDir ?? fileURLToPath(new URL("../../.build/web", import.meta.url))),
     };
     // The handlers read their configuration from the environment, as on Lambda.
     Object.assign(process.env, env);

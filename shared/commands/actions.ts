@@ -18,14 +18,24 @@ const MISSING_ID: Coded = [1, "Missing JourneyID parameter"];
 const INVALID_ID: Coded = [3, "Invalid JourneyID parameter"];
 
 /** `Actions` of both commands: an array, or a string holding one. Missing is code 2; anything else is code 4. */
-const actionsArray = field({ type: "array", required: true, description: "Array of action objects" }, (v, ctx): unknown[] => {
-  if (v === undefined || v === null || v === "") return fail(ctx, v, [2, "Missing Actions parameter"]);
+const ACTIONS_CODES = [
+  [2, "Missing Actions parameter"],
+  [4, "Invalid JourneyID parameter (Actions must be array)"],
+] as const;
+const actionsArray = field({ type: "array", required: true, description: "Array of action objects", codes: ACTIONS_CODES }, (v, ctx): unknown[] => {
+  if (v === undefined || v === null || v === "") return fail(ctx, v, ACTIONS_CODES[0]);
   const parsed = toJsonValue(v);
-  if (!parsed.ok || !Array.isArray(parsed.value)) return fail(ctx, v, [4, "Invalid JourneyID parameter (Actions must be array)"]);
+  if (!parsed.ok || !Array.isArray(parsed.value)) return fail(ctx, v, ACTIONS_CODES[1]);
   return parsed.value;
 });
 
 const invalidAction = (message: string) => validation(6, message);
+
+/** onCurrentTree's codes, declared for /docs: the journey is not the caller's, or other writers kept moving its tree. */
+const TREE_ERRORS = [
+  notFound(5, "Journey not found"),
+  new CommandError(6, "Invalid action type or Journey not found: the journey kept changing, try again", "conflict"),
+];
 
 /** Concurrent writers are resolved by re-reading and re-deciding; this bounds the loop. */
 const ATTEMPTS = 5;
@@ -59,6 +69,7 @@ export const actionsUpdate = defineCommand({
   group: "actions",
   scope: "user",
   permission: "Campaign.Create",
+  errors: [...TREE_ERRORS, invalidAction("Invalid action: the message starts with the offending path (Actions[0].EmailID …)")],
   params: z.object({ JourneyID: requiredId(MISSING_ID, INVALID_ID, "ID of the journey"), Actions: actionsArray }),
   async run(p, ctx) {
     const { userId } = userOf(ctx);
@@ -115,6 +126,12 @@ export const actionsPublished = defineCommand({
   group: "actions",
   scope: "user",
   permission: "Campaign.Create",
+  errors: [
+    ...TREE_ERRORS,
+    validation(6, "Action not found: Actions[i].ActionID (or Published is not true or false)"),
+    notFound(6, "Action not found"),
+    notFound(7, "Journey not found after update"),
+  ],
   params: z.object({ JourneyID: requiredId(MISSING_ID, INVALID_ID, "ID of the journey"), Actions: actionsArray }),
   async run(p, ctx) {
     const { userId } = userOf(ctx);

@@ -1,7 +1,7 @@
 import * as z from "zod/mini";
 import { defineCommand, type Permission } from "../command.js";
 import { loadConfig } from "../config.js";
-import { CommandError } from "../errors.js";
+import { CommandError, validation } from "../errors.js";
 import { isEmailAddress } from "../domain/email-address.js";
 import { createSession, createUser, principalByApiKey, principalByPassword } from "../domain/users.js";
 import { field, fail, isAbsent, requiredText, toText } from "../params.js";
@@ -25,9 +25,13 @@ const permissionsField = field(
   },
 );
 
-const emailField = field({ type: "string", required: true }, (v, ctx) => {
-  if (isAbsent(v)) return fail(ctx, v, [2, "Missing EmailAddress parameter"]);
-  return isEmailAddress(v) ? v : fail(ctx, v, [10, "Invalid email address format"]);
+const EMAIL_CODES = [
+  [2, "Missing EmailAddress parameter"],
+  [10, "Invalid email address format"],
+] as const;
+const emailField = field({ type: "string", required: true, codes: EMAIL_CODES }, (v, ctx) => {
+  if (isAbsent(v)) return fail(ctx, v, EMAIL_CODES[0]);
+  return isEmailAddress(v) ? v : fail(ctx, v, EMAIL_CODES[1]);
 });
 
 export const userCreate = defineCommand({
@@ -76,6 +80,7 @@ export const userLogin = defineCommand({
     const key = toText(params.get("apikey"));
     return key ? `login-key:${key}` : undefined;
   },
+  errors: [validation(1, "Missing username"), validation(2, "Missing password"), new CommandError(3, "Invalid credentials", "auth")],
   params: z.object({ Username: optionalSecret, Password: optionalSecret, APIKey: optionalSecret }),
   async run(p, ctx) {
     const invalid = () => new CommandError(3, "Invalid credentials", "auth");

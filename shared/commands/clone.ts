@@ -30,6 +30,10 @@ async function copyOf(source: Journey, tree: StoredAction[], changes: Partial<Jo
   return { journey, tree: renumber(tree, first) };
 }
 
+const NEW_NAME = [
+  [1, "Missing NewJourneyName parameter"],
+  [1, `Invalid NewJourneyName parameter (at most ${NAME_MAX} characters)`],
+] as const;
 const cloneFailed = () => new CommandError(4, "Journey not cloned successfully", "failure");
 
 export const journeyClone = defineCommand({
@@ -39,12 +43,13 @@ export const journeyClone = defineCommand({
   group: "journeys",
   scope: "user",
   permission: "Campaign.Create",
+  errors: [notFound(3, "Journey not found"), cloneFailed()],
   params: z.object({
     JourneyID: requiredId([2, "Missing JourneyID parameter"], [2, "Invalid JourneyID parameter"], "Journey to clone"),
-    NewJourneyName: field({ type: "string", required: true, description: `Name of the clone (1 to ${NAME_MAX} characters)` }, (v, ctx) => {
+    NewJourneyName: field({ type: "string", required: true, description: `Name of the clone (1 to ${NAME_MAX} characters)`, codes: NEW_NAME }, (v, ctx) => {
       const text = isAbsent(v) ? undefined : toText(v)?.trim();
-      if (!text) return fail(ctx, v, [1, "Missing NewJourneyName parameter"]);
-      return text.length <= NAME_MAX ? text : fail(ctx, v, [1, `Invalid NewJourneyName parameter (at most ${NAME_MAX} characters)`]);
+      if (!text) return fail(ctx, v, NEW_NAME[0]);
+      return text.length <= NAME_MAX ? text : fail(ctx, v, NEW_NAME[1]);
     }),
   }),
   async run(p, ctx) {
@@ -144,6 +149,12 @@ export const journeyCopyToUser = defineCommand({
   route: { method: "POST", path: "/api/v1/journey.copytouser" },
   group: "admin",
   scope: "admin",
+  errors: [
+    notFound(7, "Source user not found"),
+    notFound(8, "Target user not found"),
+    notFound(9, "Journey not found for source user"),
+    new CommandError(10, "Failed to create journey", "failure"),
+  ],
   params: z.object({
     JourneyID: requiredId([1, "Missing JourneyID parameter"], [4, "Invalid JourneyID (non-numeric)"], "Source journey"),
     SourceUserID: requiredId([2, "Missing SourceUserID parameter"], [5, "Invalid SourceUserID (non-numeric)"], "Owner of the source journey"),

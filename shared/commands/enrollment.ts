@@ -20,15 +20,22 @@ const LIST_ID = requiredId([2, "Missing ListID parameter"], [5, "Invalid ListID 
 const SUBSCRIBER_ID = requiredId([3, "Missing SubscriberID parameter"], [6, "Invalid SubscriberID parameter"], "The subscriber");
 
 /** One JourneyID, or an array (or comma list) of them. */
-const journeyIds = field({ type: "array|string", required: true, description: "A JourneyID or an array of JourneyIDs" }, (v, ctx): number[] => {
-  const missing: Coded = [1, "Missing JourneyID parameter"];
-  const invalid: Coded = [4, "Invalid JourneyID parameter"];
+const JOURNEY_IDS: readonly [missing: Coded, invalid: Coded] = [
+  [1, "Missing JourneyID parameter"],
+  [4, "Invalid JourneyID parameter"],
+];
+const journeyIds = field({ type: "array|string", required: true, description: "A JourneyID or an array of JourneyIDs", codes: JOURNEY_IDS }, (v, ctx): number[] => {
+  const [missing, invalid] = JOURNEY_IDS;
   if (isAbsent(v) || (Array.isArray(v) && v.length === 0)) return fail(ctx, v, missing);
   const tokens = Array.isArray(v) ? v : typeof v === "string" && v.includes(",") ? v.split(",").map((t) => t.trim()) : [v];
   const ids = tokens.map(toPositiveInt);
   if (ids.some((id) => id === undefined) || tokens.length > 100) return fail(ctx, v, invalid);
   return [...new Set(ids as number[])];
 });
+
+/** What enrollment's shared checks raise past the parameters' own, declared for /docs (7 carries SkippedJourneys). */
+const NOT_ON_LIST = [notFound(8, "List not found"), notFound(9, "Subscriber not found")];
+const ENROLL_ERRORS = [new CommandError(7, "Journey not found", "notFound"), ...NOT_ON_LIST];
 
 /** The subscriber must be on the list, both the caller's (8, 9: HTTP 404, CONTRACT §11). */
 async function subscriberOnList(userId: number, listId: number, subscriberId: number): Promise<string> {
@@ -98,6 +105,7 @@ export const subscriberJourneyTrigger = defineCommand({
   group: "events",
   scope: "user",
   permission: "Campaign.Create",
+  errors: ENROLL_ERRORS,
   params: z.object({
     JourneyID: journeyIds,
     ListID: LIST_ID,
@@ -117,6 +125,7 @@ export const subscriberJourneyRemove = defineCommand({
   group: "events",
   scope: "user",
   permission: "Campaign.Create",
+  errors: ENROLL_ERRORS,
   params: z.object({ JourneyID: journeyIds, ListID: LIST_ID, SubscriberID: SUBSCRIBER_ID }),
   async run(p, ctx) {
     return acrossJourneys(userOf(ctx).userId, p, "Exited", () => undefined, ctx.now);
@@ -130,6 +139,7 @@ export const subscriberJourneyExit = defineCommand({
   group: "events",
   scope: "user",
   permission: "Campaign.Create",
+  errors: ENROLL_ERRORS,
   params: z.object({
     JourneyID: requiredId([1, "Missing JourneyID parameter"], [4, "Invalid JourneyID parameter"], "The journey"),
     ListID: LIST_ID,
@@ -152,6 +162,7 @@ export const subscriberJourneyList = defineCommand({
   group: "events",
   scope: "user",
   permission: "Campaign.Create",
+  errors: NOT_ON_LIST,
   params: z.object({ ListID: LIST_ID, SubscriberID: SUBSCRIBER_ID }),
   async run(p, ctx) {
     const { userId } = userOf(ctx);

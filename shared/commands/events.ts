@@ -8,11 +8,15 @@ import { field, fail, toJsonValue } from "../params.js";
 
 /** journey.events.ingest (CONTRACT §7): the HTTP door to the ingest core the events queue also uses. */
 
-const eventsField = field({ type: "array", required: true, description: `1 to ${MAX_EVENTS} event objects` }, (v, ctx): unknown[] => {
-  if (v === undefined || v === null || v === "") return fail(ctx, v, [1, "Missing Events parameter"]);
+const EVENTS_CODES = [
+  [1, "Missing Events parameter"],
+  [2, `Events must be an array of 1 to ${MAX_EVENTS} events`],
+] as const;
+const eventsField = field({ type: "array", required: true, description: `1 to ${MAX_EVENTS} event objects`, codes: EVENTS_CODES }, (v, ctx): unknown[] => {
+  if (v === undefined || v === null || v === "") return fail(ctx, v, EVENTS_CODES[0]);
   const parsed = toJsonValue(v);
   if (!parsed.ok || !Array.isArray(parsed.value) || parsed.value.length < 1 || parsed.value.length > MAX_EVENTS) {
-    return fail(ctx, v, [2, `Events must be an array of 1 to ${MAX_EVENTS} events`]);
+    return fail(ctx, v, EVENTS_CODES[1]);
   }
   return parsed.value;
 });

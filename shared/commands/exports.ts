@@ -20,6 +20,7 @@ export const exportSubmit = defineCommand({
   group: "exports",
   scope: "user",
   permission: "Campaign.Create",
+  errors: [validation(3, "StatsStartDate must not be after StatsEndDate")],
   params: z.object({
     StatsStartDate: optionalDate([1, "Invalid StatsStartDate format"], "YYYY-MM-DD (default: 30 days ago)"),
     StatsEndDate: optionalDate([2, "Invalid StatsEndDate format"], "YYYY-MM-DD (default: today)"),
@@ -96,6 +97,8 @@ export const exportGet = defineCommand({
   group: "exports",
   scope: "user",
   permission: "Campaign.Create",
+  rawReplies: [{ status: 302, description: "download=1 on a Completed job: redirect to the CSV (a URL valid 15 minutes)", headers: ["Location"] }],
+  errors: [notFound(3, "Export job not found"), new CommandError(4, "Wrong module", "notFound"), conflict(5, "Export job is not completed yet")],
   params: z.object({
     ExportID: requiredId([1, "Missing ExportID parameter"], [2, "Invalid ExportID parameter"], "Job ID from journey.export.submit"),
     download: flag("Redirect (302) to a 15-minute download URL when Completed"),

@@ -75,12 +75,13 @@ function parseName(v: unknown): string | undefined | "invalid" {
 }
 const nameDoc = { type: "string", description: `Journey name (1 to ${NAME_MAX} characters)` } as const;
 const badName = [2, `Invalid Name parameter (text of at most ${NAME_MAX} characters)`] as const;
-const requiredName = field({ ...nameDoc, required: true }, (v, ctx): string => {
+const missingName = [1, "Missing Name parameter"] as const;
+const requiredName = field({ ...nameDoc, required: true, codes: [missingName, badName] }, (v, ctx): string => {
   const name = parseName(v);
   if (name === "invalid") return fail(ctx, v, badName);
-  return name ?? fail(ctx, v, [1, "Missing Name parameter"]);
+  return name ?? fail(ctx, v, missingName);
 });
-const optionalName = field(nameDoc, (v, ctx): string | undefined => {
+const optionalName = field({ ...nameDoc, codes: [badName] }, (v, ctx): string | undefined => {
   const name = parseName(v);
   return name === "invalid" ? fail(ctx, v, badName) : name;
 });
@@ -177,6 +178,14 @@ export const journeyGet = defineCommand({
   group: "journeys",
   scope: "user",
   permission: "Campaign.Create",
+  errors: [
+    notFound(3, "Journey not found"),
+    validation(4, "Invalid StartDate format"),
+    validation(5, "Invalid EndDate format"),
+    validation(6, "StartDate must be before EndDate"),
+    validation(...EMAIL_ID_INVALID),
+    validation(...ISP_INVALID),
+  ],
   params: z.object({
     JourneyID: journeyId(),
     // Checked in run(): "Journey not found" (3) is reported before any of these (4-8).
@@ -260,6 +269,11 @@ export const journeyList = defineCommand({
   group: "journeys",
   scope: "user",
   permission: "Campaign.Create",
+  errors: [
+    validation(6, "StatsStartDate must be before StatsEndDate"),
+    validation(...RECORDS_PER_REQUEST_INVALID),
+    validation(...RECORDS_FROM_INVALID),
+  ],
   params: z.object({
     StatsStartDate: optionalDate([4, "Invalid StatsStartDate format"]),
     StatsEndDate: optionalDate([5, "Invalid StatsEndDate format"]),
@@ -329,6 +343,7 @@ export const journeyDelete = defineCommand({
   group: "journeys",
   scope: "user",
   permission: "Campaign.Create",
+  errors: [notFound(3, "Journey not found")],
   params: z.object({ JourneyID: journeyId() }),
   async run(p, ctx) {
     if (!(await deleteJourney(userOf(ctx).userId, p.JourneyID))) throw notFound(3, "Journey not found");
@@ -361,6 +376,7 @@ function statusCommand(to: Status) {
     group: "journeys",
     scope: "user",
     permission: "Campaign.Create",
+    errors: [notFound(3, "Journey not found"), conflict(4, `Journey is already ${verb}d`)],
     params: z.object({ JourneyID: journeyId() }),
     async run(p, ctx) {
       const result = await changeStatus(userOf(ctx).userId, p.JourneyID, to, ctx.now);

@@ -99,6 +99,7 @@ export const emailGet = defineCommand({
   route: { method: "GET", path: "/api/v1/email" },
   group: "reference",
   scope: "user",
+  errors: [notFound(3, "Email not found")],
   params: z.object({ EmailID: id("EmailID") }),
   async run(p, ctx) {
     const email = await getEmail(userOf(ctx).userId, p.EmailID);
@@ -130,6 +131,7 @@ export const emailDelete = defineCommand({
   route: { method: "POST", path: "/api/v1/email.delete" },
   group: "reference",
   scope: "user",
+  errors: [notFound(3, "Email not found")],
   params: z.object({ EmailID: id("EmailID") }),
   async run(p, ctx) {
     if (!(await deleteEmail(userOf(ctx).userId, p.EmailID))) throw notFound(3, "Email not found");

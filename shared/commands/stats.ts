@@ -36,6 +36,15 @@ function windowOf(start: unknown, end: unknown, now: Date): Window {
   );
 }
 
+/** What journeyScope and windowOf raise after the parameters' own checks (declared for /docs). */
+const SCOPE_ERRORS = [
+  notFound(3, "Journey not found"),
+  validation(4, "Invalid StartDate format"),
+  validation(5, "Invalid EndDate format"),
+  validation(6, "StartDate must be before EndDate"),
+  validation(...EMAIL_ID_INVALID),
+];
+
 /** The current SendEmail index entries of a journey, in tree order. */
 function currentSendEmails(item: Item, entries: Item[]): Item[] {
   const version = String(item["TreeVersion"] ?? "");
@@ -75,6 +84,7 @@ export const statsByIsp = defineCommand({
   group: "stats",
   scope: "user",
   permission: "Campaign.Create",
+  errors: SCOPE_ERRORS,
   params: z.object({
     JourneyID: requiredId(JOURNEY_ID.missing, JOURNEY_ID.invalid, "Journey, owned by the caller"),
     ...windowDocs,
@@ -103,6 +113,7 @@ export const statsByAction = defineCommand({
   group: "stats",
   scope: "user",
   permission: "Campaign.Create",
+  errors: [...SCOPE_ERRORS, validation(...ISP_INVALID)],
   params: z.object({
     JourneyID: requiredId(JOURNEY_ID.missing, JOURNEY_ID.invalid, "Journey, owned by the caller"),
     ...windowDocs,
@@ -167,6 +178,7 @@ export const benchmark = defineCommand({
   group: "stats",
   scope: "user",
   permission: "Campaign.Create",
+  errors: [validation(3, "StartDate must not be after EndDate")],
   params: z.object({
     StartDate: optionalDate([1, "Invalid StartDate format"], "YYYY-MM-DD range start (default: 30 days ago)"),
     EndDate: optionalDate([2, "Invalid EndDate format"], "YYYY-MM-DD range end (default: today)"),
@@ -247,6 +259,13 @@ export const actionSubscribers = defineCommand({
   scope: "user",
   permission: "Campaign.Create",
   errorShape: "codeObjects",
+  errors: [
+    validation(5, "Invalid FilterJSON parameter (invalid JSON)"),
+    validation(6, "Invalid FilterJSON value (unrecognized filter item)"),
+    validation(7, "Invalid Operator value"),
+    notFound(5, "Journey not found"),
+    notFound(6, "Action not found"),
+  ],
   params: z.object({
     JourneyID: requiredId([1, "Missing JourneyID parameter"], [3, "Invalid JourneyID parameter"]),
     ActionID: requiredId([2, "Missing ActionID parameter"], [4, "Invalid ActionID parameter"]),

@@ -8,7 +8,9 @@ import type { HttpRequest } from "./request.js";
 
 /**
  * Authentication (CONTRACT §2). User commands take APIKey (parameter or header)
- * or SessionID; admin commands take AdminAPIKey (parameter or header) only.
+ * or SessionID (parameter or header); admin commands take AdminAPIKey (parameter
+ * or header) only. The SessionID header is an addition to the contract: it lets a
+ * browser (the /console) keep its session out of every URL.
  */
 
 const text = (v: unknown): string | undefined => (typeof v === "string" && v !== "" ? v : undefined);
@@ -70,7 +72,7 @@ export async function authenticate(req: HttpRequest, scope: Scope, now: Date): P
     return { kind: "admin" };
   }
   const apiKey = credential(req, "APIKey", true);
-  const sessionId = credential(req, "SessionID", false);
+  const sessionId = credential(req, "SessionID", true);
   if (apiKey) {
     const found = await lookup("key", apiKey, now);
     if (!found) throw AUTH.invalid();

@@ -5,6 +5,7 @@ import { GROUPS, type Group } from "../../shared/command.js";
 import { commands, commandsOf } from "../../shared/registry.js";
 import type { ApiFunction } from "../../infra/constructs/api-function.js";
 import { API_THROTTLE, EVENTS_WORKER_TIMEOUT, EXPORT_WORKER_TIMEOUT, JourneyApiStack } from "../../infra/stack.js";
+import { WEB_ROUTES } from "../../shared/web.js";
 
 /**
  * Assertions on the synthesized CloudFormation, not on the constructs: the template
@@ -46,8 +47,8 @@ const workerFnId = (): string => fnOf(stack.eventsWorker);
 const workerRoleId = (): string => roleOf(stack.eventsWorker);
 /** The queue consumers: no route, each with an entry point of its own. */
 const workers = (): ApiFunction[] => [stack.eventsWorker, stack.exportWorker, stack.exportDlqConsumer];
-/** Every Lambda the stack is meant to build, by logical ID. */
-const allFnIds = (): string[] => [...targets.map(fnId), ...workers().map(fnOf)];
+/** Every Lambda the stack is meant to build, by logical ID: the routed ones, the workers and the web pages. */
+const allFnIds = (): string[] => [...targets.map(fnId), ...workers().map(fnOf), fnOf(stack.webFunction)];
 const queueArnOf = (q: { node: { defaultChild?: unknown } }) => ({ "Fn::GetAtt": [logicalId(q.node.defaultChild), "Arn"] });
 const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
 const ofType = (type: string): [string, Resource][] => Object.entries(resources).filter(([, r]) => r.Type === type);
@@ -136,7 +137,9 @@ beforeAll(() => {
   stack = new JourneyApiStack(new App(), "JourneyApi");
   template = Template.fromStack(stack);
   resources = template.toJSON()["Resources"] as Record<string, Resource>;
-}, 120_000);
+  // About a minute alone; on the shared 2-core machine, beside the browser tests and a
+  // load of 14, it took 150 s. Generous, and still bounded.
+}, 300_000);
 
 describe("HTTP API routes", () => {
   it("routes every registry command that has a route to its own group's function", () => {
@@ -161,8 +164,14 @@ describe("HTTP API routes", () => {
       "GET /api.php",
       "POST /api.php",
       "$default",
+      ...WEB_ROUTES.map((r) => `GET ${r.path}`),
     ].sort();
     expect(declared).toEqual(expected);
+  });
+
+  it("sends GET /docs, /console, their files and /openapi.json to the web function", () => {
+    expect(WEB_ROUTES.map((r) => r.path)).toEqual(["/docs", "/docs/{proxy+}", "/console", "/console/{proxy+}", "/openapi.json"]);
+    for (const r of WEB_ROUTES) expect(functionBehind(`GET ${r.path}`), r.path).toBe(fnOf(stack.webFunction));
   });
 
   it("outputs the API URL and the admin key's ARN, never its value", () => {
@@ -174,11 +183,11 @@ describe("HTTP API routes", () => {
 });
 
 describe("Lambda functions", () => {
-  it("builds exactly one function per routed group plus the dispatcher, and the three queue workers", () => {
+  it("builds exactly one function per routed group plus the dispatcher, the three queue workers and the web function", () => {
     expect([...stack.functions.keys()].sort()).toEqual([...targets].sort());
     // The events worker, the export worker and the exports DLQ consumer serve queues rather than routes.
     const ids = allFnIds();
-    expect(new Set(ids).size).toBe(targets.length + 3);
+    expect(new Set(ids).size).toBe(targets.length + 4);
     expect(ofType("AWS::Lambda::Function").map(([id]) => id).sort()).toEqual([...ids].sort());
   });
 
@@ -336,6 +345,12 @@ describe("physical names", () => {
 });
 
 describe("least privilege", () => {
+  it("gives the web function no permission beyond its logs, and no configuration", () => {
+    expect(statementsOf(roleOf(stack.webFunction))).toEqual([]);
+    const env = (resources[fnOf(stack.webFunction)]?.Properties?.["Environment"] as { Variables: Record<string, unknown> }).Variables;
+    expect(Object.keys(env)).toEqual(["NODE_OPTIONS"]);
+  });
+
   it("gives the health function no DynamoDB action at all", () => {
     expect(stack.functions.has("health")).toBe(true);
     const actions = actionsOf(statementsOf(roleId("health")));
@@ -427,7 +442,7 @@ describe("alarms", () => {
   });
 
   it("alarms on errors of every function, workers included, within 5 minutes", () => {
-    expect(allFnIds()).toHaveLength(targets.length + 3);
+    expect(allFnIds()).toHaveLength(targets.length + 4);
     for (const id of allFnIds()) {
       const fn = { Ref: id };
       const errors = alarms().filter(
