@@ -251,6 +251,36 @@ describe("the events queue", () => {
     expect(await lifetimeCounters(user.userId, f.journeyId)).toMatchObject({ SendCount: 4, DeliveryCount: 1 });
   });
 
+  it("ingests a batch's messages of one user together: ten 10-event messages share full chunk transactions, not one each", async () => {
+    const user = await createUser();
+    const f = await statsJourney(user);
+    const messages = Array.from({ length: 10 }, (_, m) =>
+      record(
+        JSON.stringify(
+          Array.from({ length: 10 }, (_, k) => ({
+            EventID: `batch-${m}-${k}`, Type: "Sent", JourneyID: f.journeyId, ActionID: f.a1, SubscriberID: m * 10 + k + 1,
+            EmailAddress: `b${m * 10 + k}@gmail.com`, OccurredAt: `${DAYS[0]} 10:00:00`,
+          })),
+        ),
+        user.userId,
+      ),
+    );
+    let transactions = 0;
+    const name = "count-transactions";
+    injected.push(name);
+    aws.ddb().middlewareStack.add(
+      (next, context) => async (args) => {
+        if (String(context.commandName).startsWith("TransactWrite")) transactions++;
+        return next(args);
+      },
+      { step: "initialize", name },
+    );
+    expect(await worker({ Records: messages })).toEqual({ batchItemFailures: [] });
+    // 100 markers, 100 email states and the rollups fill three transactions; one per message would be ten.
+    expect(transactions).toBeLessThanOrEqual(3);
+    expect(await lifetimeCounters(user.userId, f.journeyId)).toMatchObject({ SendCount: 100 });
+  });
+
   it("reports poison messages as failures without logging their bodies, and still applies the rest of the batch", async () => {
     const user = await createUser();
     const f = await statsJourney(user);
