@@ -3,7 +3,7 @@ import { Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
 import { GROUPS, type Group } from "../../shared/command.js";
 import { commands, commandsOf } from "../../shared/registry.js";
-import type { ApiFunction } from "../../infra/constructs/api-function.js";
+import { RUNTIME_ENVIRONMENT, type ApiFunction } from "../../infra/constructs/api-function.js";
 import { API_THROTTLE, EVENTS_WORKER_TIMEOUT, EXPORT_WORKER_TIMEOUT, JourneyApiStack } from "../../infra/stack.js";
 import { WEB_ROUTES } from "../../shared/web.js";
 
@@ -346,9 +346,14 @@ describe("physical names", () => {
 
 describe("least privilege", () => {
   it("gives the web function no permission beyond its logs, and no configuration", () => {
-    expect(statementsOf(roleOf(stack.webFunction))).toEqual([]);
+    // Its only grant is the one every function has: writing to its own log group.
+    const group = logicalId(stack.webFunction.node.findChild("Logs").node.defaultChild);
+    expect(statementsOf(roleOf(stack.webFunction))).toEqual([
+      { Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: { "Fn::GetAtt": [group, "Arn"] } },
+    ]);
+    // No configuration: only the runtime settings every function gets (Powertools' names and level).
     const env = (resources[fnOf(stack.webFunction)]?.Properties?.["Environment"] as { Variables: Record<string, unknown> }).Variables;
-    expect(Object.keys(env)).toEqual(["NODE_OPTIONS"]);
+    expect(Object.keys(env).sort()).toEqual(Object.keys(RUNTIME_ENVIRONMENT).sort());
   });
 
   it("gives the health function no DynamoDB action at all", () => {
