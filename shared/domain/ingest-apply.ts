@@ -17,7 +17,8 @@ import type { EmailActionKey } from "./stats.js";
  * `TransactWriteItems` holds, for the whole chunk:
  * - one exactly-once marker per event (`attribute_not_exists`), with a TTL;
  * - each state item the chunk changes (email state, enrolment entry, subscriber
- *   revenue), once, conditioned on the version (or value) that was read;
+ *   revenue), once, conditioned on what the replay relied on (the first-flags it
+ *   sets still absent, the entry's version, the revenue read);
  * - each rollup item once, with the chunk's deltas summed in memory.
  *
  * So a chunk is applied whole or not at all, and a hot journey's rollups are
