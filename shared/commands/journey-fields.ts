@@ -50,6 +50,12 @@ export const notesField = field({ type: "string", description: `Journey notes (l
   return text === undefined ? fail(ctx, v, [2, "Invalid Notes parameter"]) : text.slice(0, NOTES_MAX);
 });
 
+/** The codes rateLimits raises (in run, after the trigger's), for the reference's error tables. */
+export const RATE_LIMIT_ERRORS = [
+  validation(18, "Invalid rate_limit_per_hour parameter"),
+  validation(19, "Invalid rate_limit_per_day parameter"),
+] as const;
+
 /** Rate limits: a non-negative integer (0 means no limit). Checked last, after the trigger's records. */
 export function rateLimits(
   hour: unknown,
@@ -58,11 +64,11 @@ export function rateLimits(
   const out: { Rate_Limit_Per_Hour?: number; Rate_Limit_Per_Day?: number } = {};
   if (!isAbsent(hour)) {
     out.Rate_Limit_Per_Hour = toNonNegativeInt(hour);
-    if (out.Rate_Limit_Per_Hour === undefined) throw validation(18, "Invalid rate_limit_per_hour parameter");
+    if (out.Rate_Limit_Per_Hour === undefined) throw RATE_LIMIT_ERRORS[0];
   }
   if (!isAbsent(day)) {
     out.Rate_Limit_Per_Day = toNonNegativeInt(day);
-    if (out.Rate_Limit_Per_Day === undefined) throw validation(19, "Invalid rate_limit_per_day parameter");
+    if (out.Rate_Limit_Per_Day === undefined) throw RATE_LIMIT_ERRORS[1];
   }
   return out;
 }

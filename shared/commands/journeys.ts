@@ -21,7 +21,7 @@ import { actionStats, filteredEmailActions, journeyStats, type JourneyRollup } f
 import { accountRollups, countersOf, enrollmentOf, journeyDays, journeyLifetimeKeys } from "../domain/stats-read.js";
 import { keyId } from "../domain/owned.js";
 import { keys } from "../keys.js";
-import { resolveTrigger, type Trigger } from "../domain/trigger.js";
+import { resolveTrigger, TRIGGER_ERRORS, type Trigger } from "../domain/trigger.js";
 import { MAX_WINDOW_DAYS, resolveWindow } from "../domain/window.js";
 import {
   fail,
@@ -47,6 +47,7 @@ import {
   NAME_MAX,
   notesField,
   parseIsp,
+  RATE_LIMIT_ERRORS,
   rateLimits,
   runOperatorField,
   throwLowest,
@@ -93,6 +94,7 @@ export const journeyCreate = defineCommand({
   group: "journeys",
   scope: "user",
   permission: "Campaign.Create",
+  errors: [...TRIGGER_ERRORS, ...RATE_LIMIT_ERRORS],
   params: z.object({ Name: requiredName, Trigger: triggerField, ...triggerValueDocs }),
   async run(p, ctx) {
     const { userId } = userOf(ctx);
@@ -127,6 +129,7 @@ export const journeyUpdate = defineCommand({
   group: "journeys",
   scope: "user",
   permission: "Campaign.Create",
+  errors: [...TRIGGER_ERRORS, notFound(10, "Journey not found"), ...RATE_LIMIT_ERRORS],
   params: z.object({ JourneyID: journeyId(), Name: optionalName, Trigger: triggerField, ...triggerValueDocs }),
   async run(p, ctx) {
     const { userId } = userOf(ctx);

@@ -41,6 +41,24 @@ export interface TriggerInput {
 
 const v = (code: number, message: string) => new CommandError(code, message, "validation");
 
+/** Every code `resolveTrigger` and its record checks can raise, for the reference's error tables. */
+export const TRIGGER_ERRORS: readonly CommandError[] = [
+  v(4, "Missing Trigger_ListID parameter"),
+  v(5, "Invalid Trigger_ListID parameter"),
+  v(6, "Trigger_ListID matching record not found"),
+  v(7, "Missing Trigger_EmailID parameter"),
+  v(8, "Invalid Trigger_EmailID parameter"),
+  v(9, "Trigger_EmailID matching record not found"),
+  v(10, "Invalid Trigger_Value parameter"),
+  v(11, "Trigger_Value matching record not found"),
+  v(12, "Invalid Trigger_Value parameter (CustomFieldValueChanged)"),
+  v(13, "Trigger_Value matching record not found (CustomFieldValueChanged)"),
+  v(14, "Invalid Trigger_Value parameter (RevenueHit)"),
+  v(15, "Missing Trigger_Value parameter (RevenueHit)"),
+  v(16, "Invalid Trigger_Value parameter (JourneyCompleted)"),
+  v(17, "Trigger_Value matching record not found (JourneyCompleted)"),
+];
+
 /** Reads a positive-integer trigger parameter, falling back to the stored value when absent. */
 function idParam(
   raw: unknown,
