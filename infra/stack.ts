@@ -62,8 +62,10 @@ export function needsAdminKey(defs: readonly CommandDef[]): boolean {
 }
 
 /**
- * The events worker may run a minute: a batch of 10 messages of up to 500 events
- * each is thousands of transactions. The queue's visibility timeout is 6 times
+ * The events worker may run a minute. A full batch (10 messages of up to 500
+ * events) is about 100 chunk transactions; measured on DynamoDB Local it takes
+ * 10–13 s (docs/operations.md, "Events worker sizing"), so 60 s leaves room for
+ * conflict back-off on a hot journey. The queue's visibility timeout is 6 times
  * that, AWS's advice for Lambda consumers, so that a slow batch is never handed
  * to a second invocation while the first still works on it.
  */
