@@ -1,4 +1,4 @@
-import { BatchGetCommand, BatchWriteCommand, GetCommand, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { BatchGetCommand, BatchWriteCommand, GetCommand, PutCommand, QueryCommand, type QueryCommandInput } from "@aws-sdk/lib-dynamodb";
 import { ddb, tableName } from "../aws.js";
 import { keys, MAIL_INDEX, type Key, type OwnedKind } from "../keys.js";
 import { nextId, type IdKind } from "./ids.js";
@@ -84,27 +84,29 @@ export async function queryBetween(pk: string, from: string, to: string, filter?
  * (a filter: DynamoDB still reads the others, but does not ship them).
  */
 export async function queryByPrefix(pk: string, prefix: string, projection?: string[], onlyWith?: string): Promise<Item[]> {
+  return queryAll({
+    TableName: tableName(),
+    KeyConditionExpression: "PK = :pk AND begins_with(SK, :p)",
+    ExpressionAttributeValues: { ":pk": pk, ":p": prefix },
+    ...(onlyWith ? { FilterExpression: "attribute_exists(#only)" } : {}),
+    ...(projection || onlyWith
+      ? {
+          ...(projection ? { ProjectionExpression: projection.map((_, i) => `#p${i}`).join(", ") } : {}),
+          ExpressionAttributeNames: {
+            ...Object.fromEntries((projection ?? []).map((p, i) => [`#p${i}`, p])),
+            ...(onlyWith ? { "#only": onlyWith } : {}),
+          },
+        }
+      : {}),
+  });
+}
+
+/** Every item a query matches, paging through DynamoDB's 1 MB limit. */
+async function queryAll(input: Omit<QueryCommandInput, "ExclusiveStartKey">): Promise<Item[]> {
   const items: Item[] = [];
   let start: Record<string, unknown> | undefined;
   do {
-    const out = await ddb().send(
-      new QueryCommand({
-        TableName: tableName(),
-        KeyConditionExpression: "PK = :pk AND begins_with(SK, :p)",
-        ExpressionAttributeValues: { ":pk": pk, ":p": prefix },
-        ExclusiveStartKey: start,
-        ...(onlyWith ? { FilterExpression: "attribute_exists(#only)" } : {}),
-        ...(projection || onlyWith
-          ? {
-              ...(projection ? { ProjectionExpression: projection.map((_, i) => `#p${i}`).join(", ") } : {}),
-              ExpressionAttributeNames: {
-                ...Object.fromEntries((projection ?? []).map((p, i) => [`#p${i}`, p])),
-                ...(onlyWith ? { "#only": onlyWith } : {}),
-              },
-            }
-          : {}),
-      }),
-    );
+    const out = await ddb().send(new QueryCommand({ ...input, ExclusiveStartKey: start }));
     items.push(...(out.Items ?? []));
     start = out.LastEvaluatedKey;
   } while (start);
@@ -117,28 +119,18 @@ export async function queryByPrefix(pk: string, prefix: string, projection?: str
  * The index is eventually consistent: a state written a moment ago may be missing.
  */
 export async function queryMailIndex(mailPk: string, prefix: string, projection?: string[]): Promise<Item[]> {
-  const items: Item[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const out = await ddb().send(
-      new QueryCommand({
-        TableName: tableName(),
-        IndexName: MAIL_INDEX.name,
-        KeyConditionExpression: prefix ? "#pk = :pk AND begins_with(#sk, :p)" : "#pk = :pk",
-        ExpressionAttributeNames: {
-          "#pk": MAIL_INDEX.partitionKey,
-          ...(prefix ? { "#sk": MAIL_INDEX.sortKey } : {}),
-          ...Object.fromEntries((projection ?? []).map((p, i) => [`#p${i}`, p])),
-        },
-        ExpressionAttributeValues: { ":pk": mailPk, ...(prefix ? { ":p": prefix } : {}) },
-        ...(projection ? { ProjectionExpression: projection.map((_, i) => `#p${i}`).join(", ") } : {}),
-        ExclusiveStartKey: start,
-      }),
-    );
-    items.push(...(out.Items ?? []));
-    start = out.LastEvaluatedKey;
-  } while (start);
-  return items;
+  return queryAll({
+    TableName: tableName(),
+    IndexName: MAIL_INDEX.name,
+    KeyConditionExpression: prefix ? "#pk = :pk AND begins_with(#sk, :p)" : "#pk = :pk",
+    ExpressionAttributeNames: {
+      "#pk": MAIL_INDEX.partitionKey,
+      ...(prefix ? { "#sk": MAIL_INDEX.sortKey } : {}),
+      ...Object.fromEntries((projection ?? []).map((p, i) => [`#p${i}`, p])),
+    },
+    ExpressionAttributeValues: { ":pk": mailPk, ...(prefix ? { ":p": prefix } : {}) },
+    ...(projection ? { ProjectionExpression: projection.map((_, i) => `#p${i}`).join(", ") } : {}),
+  });
 }
 
 /**
