@@ -85,6 +85,13 @@ export async function ensureTable(endpoint: string, tableName: string): Promise<
         }),
       );
     }
+    // A new index backfills first; queries on it fail until it is ACTIVE.
+    for (const deadline = Date.now() + 120_000; ; ) {
+      const { Table: t } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+      if (t?.GlobalSecondaryIndexes?.find((i) => i.IndexName === TABLE.mailIndex.name)?.IndexStatus === "ACTIVE") break;
+      if (Date.now() > deadline) throw new Error(`${TABLE.mailIndex.name} on ${tableName} did not become ACTIVE within 120 s`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
   } catch (err) {
     if ((err as { name?: string }).name !== "ResourceNotFoundException") throw err;
     await client.send(
