@@ -71,7 +71,9 @@ export interface SignableRequest {
   method: string;
   url: URL;
   headers: Record<string, string>;
-  body: string;
+  body: string | Uint8Array;
+  /** False for S3, whose keys are escaped once by the caller and signed as sent. */
+  uriEscapePath?: boolean;
   service: string;
   region: string;
   credentials: Credentials;
@@ -82,7 +84,7 @@ export interface SignableRequest {
 export async function signRequest(req: SignableRequest): Promise<Record<string, string>> {
   const query: Record<string, string> = {};
   for (const [k, v] of req.url.searchParams) query[k] = v;
-  const signed = await signer(req.service, req.region, req.credentials).sign(
+  const signed = await signer(req.service, req.region, req.credentials, req.uriEscapePath ?? true).sign(
     {
       method: req.method,
       protocol: req.url.protocol,

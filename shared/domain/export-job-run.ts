@@ -1,7 +1,5 @@
-import { Readable } from "node:stream";
-import { Upload } from "@aws-sdk/lib-storage";
-import { s3 } from "../aws-s3.js";
 import { loadConfig } from "../config.js";
+import { uploadStream } from "../s3-upload.js";
 import { keys } from "../keys.js";
 import { datesBetween } from "../time.js";
 import { countExport, faultOf, logger } from "../observability.js";
@@ -45,21 +43,18 @@ export async function runExport(message: ExportMessage, receiveCount: number, no
     renewExportLease(message.userId, message.exportId, token, cfg.EXPORT_LEASE_SECONDS, now()).catch(() => undefined);
   }, Math.max(500, (cfg.EXPORT_LEASE_SECONDS * 1000) / 3));
   try {
+    if (!cfg.EXPORTS_BUCKET) throw new Error("EXPORTS_BUCKET is not set");
     // Parts of 5 MB, two in flight: the upload's memory is bounded whatever the account's size.
-    const upload = new Upload({
-      client: s3(),
-      queueSize: 2,
+    await uploadStream({
+      bucket: cfg.EXPORTS_BUCKET,
+      key: keys.exportObject(message.userId, message.exportId),
+      region: cfg.AWS_REGION,
+      ...(cfg.S3_ENDPOINT ? { endpoint: cfg.S3_ENDPOINT } : {}),
+      body: body(),
       partSize: PART_SIZE,
-      leavePartsOnError: false,
-      params: {
-        Bucket: cfg.EXPORTS_BUCKET,
-        Key: keys.exportObject(message.userId, message.exportId),
-        Body: Readable.from(body()),
-        ContentType: "text/csv; charset=utf-8",
-        ContentDisposition: `attachment; filename="journey-export-${message.exportId}.csv"`,
-      },
+      contentType: "text/csv; charset=utf-8",
+      contentDisposition: `attachment; filename="journey-export-${message.exportId}.csv"`,
     });
-    await upload.done();
     await completeExportJob(message.userId, message.exportId, token, bytes, now());
     // Rows without the header line.
     countExport({ rows: Math.max(0, rows - 1), bytes, ms: Date.now() - started });

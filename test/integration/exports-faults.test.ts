@@ -6,43 +6,36 @@ import { captureLogs } from "../support/logs.js";
 
 /**
  * Export faults, with the real worker module run in this process against the
- * local DynamoDB and S3 emulator. S3 faults are injected with client middleware.
+ * local DynamoDB and S3 emulator. S3 faults are injected through the upload's fault hook.
  */
 type Worker = (e: SQSEvent) => Promise<SQSBatchResponse>;
 let worker: Worker;
 let dlq: (e: SQSEvent) => Promise<SQSBatchResponse>;
-let s3: typeof import("../../shared/aws-s3.js").s3;
+let s3Faults: typeof import("../../shared/s3-upload.js").s3Faults;
 let exports: typeof import("../../shared/domain/exports.js");
 
 beforeAll(async () => {
   Object.assign(process.env, inject("stackEnv"));
   ({ handler: worker } = (await import("../../functions/export-worker/index.js")) as { handler: Worker });
   ({ handler: dlq } = (await import("../../functions/export-dlq/index.js")) as { handler: (e: SQSEvent) => Promise<SQSBatchResponse> });
-  ({ s3 } = await import("../../shared/aws-s3.js"));
+  ({ s3Faults } = await import("../../shared/s3-upload.js"));
   exports = await import("../../shared/domain/exports.js");
 });
 
-const injected: string[] = [];
 afterEach(() => {
-  for (const name of injected.splice(0)) s3().middlewareStack.remove(name);
+  delete s3Faults.before;
   vi.restoreAllMocks();
 });
 
-/** Makes the next `times` S3 calls named in `commands` fail. */
-function failS3(commands: string[], times: number) {
+/** Makes the next `times` S3 operations named in `operations` fail (past their retries). */
+function failS3(operations: string[], times: number) {
   let left = times;
-  const name = `fail-s3-${injected.length}`;
-  injected.push(name);
-  s3().middlewareStack.add(
-    (next, context) => async (args) => {
-      if (commands.includes(String(context.commandName)) && left > 0) {
-        left--;
-        throw Object.assign(new Error("injected S3 fault"), { name: "InternalError", $fault: "server" });
-      }
-      return next(args);
-    },
-    { step: "initialize", name },
-  );
+  s3Faults.before = (operation) => {
+    if (operations.includes(operation) && left > 0) {
+      left--;
+      throw Object.assign(new Error("injected S3 fault"), { name: "InternalError" });
+    }
+  };
 }
 
 const record = (userId: number, exportId: number, receiveCount: number): SQSEvent => ({
@@ -87,7 +80,7 @@ describe("export faults", () => {
     captureLogs();
     const user = await createUser();
     const j = await job(user);
-    failS3(["PutObjectCommand", "UploadPartCommand", "CreateMultipartUploadCommand"], 1);
+    failS3(["PutObject", "UploadPart", "CreateMultipartUpload"], 1);
     expect((await worker(record(user.userId, j.ExportID, 1))).batchItemFailures).toHaveLength(1);
     expect((await exports.getExportJob(user.userId, j.ExportID))?.Status).toBe("Pending");
     expect((await worker(record(user.userId, j.ExportID, 2))).batchItemFailures).toEqual([]);
@@ -103,7 +96,7 @@ describe("export faults", () => {
     const user = await createUser();
     const j = await job(user);
     const max = Number(inject("stackEnv")["EXPORT_MAX_ATTEMPTS"]);
-    failS3(["PutObjectCommand", "UploadPartCommand", "CreateMultipartUploadCommand"], 100);
+    failS3(["PutObject", "UploadPart", "CreateMultipartUpload"], 100);
     expect((await worker(record(user.userId, j.ExportID, max))).batchItemFailures).toHaveLength(1);
     const failed = await exports.getExportJob(user.userId, j.ExportID);
     expect(failed?.Status).toBe("Failed");
