@@ -1,7 +1,7 @@
 import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import type { HttpRequest } from "@smithy/types";
 import { describe, expect, it } from "vitest";
-import { signRequest } from "../../shared/aws-sign.js";
+import { expectSdkAuthorization } from "../support/sign-check.js";
 
 /**
  * The export submit path sends to SQS with our own fetch, signed by shared/aws-sign.ts.
@@ -36,23 +36,7 @@ describe("signRequest", () => {
   for (const endpoint of [undefined, "http://127.0.0.1:4566"]) {
     it(`gives the SQS client's Authorization for the same request (${endpoint ?? "AWS endpoint"})`, async () => {
       const sdk = await sdkRequest(endpoint);
-      const date = sdk.headers["x-amz-date"]!;
-      const signingDate = new Date(`${date.slice(0, 4)}-${date.slice(4, 6)}-${date.slice(6, 8)}T${date.slice(9, 11)}:${date.slice(11, 13)}:${date.slice(13, 15)}Z`);
-      const unsigned = Object.fromEntries(
-        Object.entries(sdk.headers).filter(([k]) => !["authorization", "x-amz-date", "x-amz-security-token", "host"].includes(k.toLowerCase())),
-      );
-      const url = new URL(`${sdk.protocol}//${sdk.hostname}${sdk.port ? `:${sdk.port}` : ""}${sdk.path}`);
-      const ours = await signRequest({
-        method: sdk.method,
-        url,
-        headers: unsigned,
-        body: String(sdk.body),
-        service: "sqs",
-        region: "eu-west-1",
-        credentials,
-        now: signingDate,
-      });
-      expect(ours["authorization"]).toBe(sdk.headers["authorization"]);
+      const ours = await expectSdkAuthorization(sdk, { service: "sqs", region: "eu-west-1", credentials });
       expect(ours["x-amz-security-token"]).toBe(credentials.sessionToken);
       expect(ours["host"]).toBeUndefined();
     });
