@@ -95,7 +95,7 @@ export const statsByIsp = defineCommand({
     // Call 1: the journey with its SendEmail index (to check EmailID); call 2: one range of ISP days.
     const { window, actionId } = await journeyScope(userId, p.JourneyID, p, ctx.now);
     const rows = new Map<string, Counters>();
-    for (const day of await ispDays(userId, p.JourneyID, window, { actionId })) {
+    for (const day of await ispDays(userId, p.JourneyID, window, actionId)) {
       const domain = String(day["Domain"]);
       rows.set(domain, addInto(rows.get(domain) ?? {}, countersOf(day)));
     }
@@ -159,7 +159,7 @@ export const statsByAction = defineCommand({
 /** Every action's days for one ISP, from the action × ISP daily rollups (one range query). */
 async function perActionIsp(userId: number, journeyId: number, window: Window, isp: string) {
   const out = new Map<number, Map<string, Counters>>();
-  for (const i of await ispDays(userId, journeyId, window, {})) {
+  for (const i of await ispDays(userId, journeyId, window)) {
     if (i["Domain"] !== isp) continue;
     const aid = Number(i["ActionID"]);
     const days = out.get(aid) ?? out.set(aid, new Map()).get(aid)!;

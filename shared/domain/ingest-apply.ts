@@ -74,7 +74,7 @@ const COUNTER: Partial<Record<EventType, EmailActionKey>> = {
 /** Kinds that count once per (ActionID, SubscriberID): the first ingested one counts, on its own day. */
 const UNIQUE = new Set<EventType>(["Opened", "Clicked", "Converted", "BrowserViewed", "Forwarded", "Unsubscribed", "SpamComplaint"]);
 /** What the per-ISP rollups track (the reference: not conversions, browser views or forwards). */
-export const ISP_KEYS: readonly EmailActionKey[] = [
+const ISP_KEYS: readonly EmailActionKey[] = [
   "SendCount", "DeliveryCount", "OpenCount", "ClickCount", "BounceCount", "UnsubscribeCount", "SpamComplaintCount", "TotalRevenue",
 ];
 

@@ -12,7 +12,7 @@ import { treePointer } from "./tree-store.js";
  * `applyEvents` (./ingest-apply.ts), which applies the accepted events a chunk at
  * a time, each chunk in one transaction with its exactly-once markers.
  */
-export { EVENT_TYPES, ISP_KEYS, applyEvents, type EventType, type IngestEvent } from "./ingest-apply.js";
+export { EVENT_TYPES, applyEvents, type EventType, type IngestEvent } from "./ingest-apply.js";
 
 const ENROLLMENT = new Set<EventType>(["Enrolled", "Completed", "Exited"]);
 

@@ -68,9 +68,9 @@ export async function journeyDays(
  * Per-ISP daily rows over a window, one range query of the action × ISP rows (of
  * one action, or of all; a journey's ISP day is the sum of its actions').
  */
-export async function ispDays(userId: number, journeyId: number, window: Window, scope: { actionId?: number }): Promise<Item[]> {
+export async function ispDays(userId: number, journeyId: number, window: Window, actionId?: number): Promise<Item[]> {
   const items = await queryBetween(keys.journeyPartition(userId, journeyId), `IA#${window.start}`, `IA#${window.end}#~`);
-  return scope.actionId === undefined ? items : items.filter((i) => Number(i["ActionID"]) === scope.actionId);
+  return actionId === undefined ? items : items.filter((i) => Number(i["ActionID"]) === actionId);
 }
 
 /**
