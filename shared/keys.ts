@@ -27,8 +27,16 @@ export const PREFIX = {
   emailBody: "EB#",
 } as const;
 
-/** The table's one GSI (see `emailState`); infra/table.ts declares it from here. */
+/** The table's GSI of email states (see `emailState`); infra/table.ts declares it from here. */
 export const MAIL_INDEX = { name: "MailIndex", partitionKey: "MailPK", sortKey: "MailSK" } as const;
+/**
+ * The engine's sparse timer index (ENGINE §6): every item with pending work (a
+ * cursor, an outbox, a drain) carries `DuePK = DUE#<yyyyMMddHHmm>#<shard>` and
+ * `DueSK = <epoch s>#<PK>|<SK>`, so the sweeper reads one minute of one shard per query.
+ */
+export const DUE_INDEX = { name: "DueIndex", partitionKey: "DuePK", sortKey: "DueSK" } as const;
+/** Active and paused cursors of one journey (`JourneyKey = <UserID>#<JourneyID>`): resume and purge jobs walk it. */
+export const JOURNEY_INDEX = { name: "JourneyIndex", partitionKey: "JourneyKey" } as const;
 
 export type OwnedKind = "journey" | "list" | "email" | "customField" | "tag" | "subscriber" | "export";
 
@@ -136,6 +144,67 @@ export const keys = {
     MailPK: `${userPk(userId)}#J#${pad(journeyId)}`,
     prefix: actionId === undefined ? "" : `${pad(actionId)}#`,
   }),
+  // ---- The engine (ENGINE §5.1; docs/engine.md) ----
+
+  /**
+   * A subscriber (ENGINE §3.1): the item lives in the subscriber's own partition,
+   * beside its memberships, cursors and email states, so a step's transaction
+   * touches one partition per subscriber and bulk subscribing spreads over many.
+   */
+  subscriber: (userId: number, subscriberId: number): Key => ({ PK: subscriberPartition(userId, subscriberId), SK: "S" }),
+  /** The partition of one subscriber's engine state (query it for cursors and email states). */
+  subscriberPartition: (userId: number, subscriberId: number): string => subscriberPartition(userId, subscriberId),
+  /** Membership of a subscriber in a journey: `ActiveEntryID`, `CompletedEver`, `Version`. */
+  membership: (userId: number, subscriberId: number, journeyId: number): Key => ({
+    PK: subscriberPartition(userId, subscriberId),
+    SK: `E#${pad(journeyId)}#`,
+  }),
+  /** One enrolment's cursor; EntryIDs are ULIDs, so a journey's cursors sort by enrolment time after its membership. */
+  cursor: (userId: number, subscriberId: number, journeyId: number, entryId: string): Key => ({
+    PK: subscriberPartition(userId, subscriberId),
+    SK: `E#${pad(journeyId)}#${entryId}`,
+  }),
+  /** Sort-key prefix of a subscriber's memberships and cursors (all journeys, or one). */
+  enginePrefix: (userId: number, subscriberId: number, journeyId?: number) => ({
+    PK: subscriberPartition(userId, subscriberId),
+    prefix: journeyId === undefined ? "E#" : `E#${pad(journeyId)}#`,
+  }),
+  /** Parses a cursor's or membership's sort key: JourneyID and EntryID ("" for a membership). */
+  parseEngineSk: (sk: string): { journeyId: number; entryId: string } => {
+    const [, jid, entryId] = sk.split("#");
+    return { journeyId: Number(jid), entryId: entryId ?? "" };
+  },
+  /** `JourneyIndex` value of a journey's live cursors. */
+  journeyIndexKey: (userId: number, journeyId: number): string => `${userId}#${journeyId}`,
+  /**
+   * The trigger index (ENGINE §4.2): one item per (user, Trigger, value) listing the
+   * Enabled journeys that trigger fires, and one per user for RevenueHit with each T.
+   */
+  triggerIndex: (userId: number, trigger: string, value: string | number): Key => ({
+    PK: `${userPk(userId)}#TRG`,
+    SK: `T#${trigger}#${value}`,
+  }),
+  revenueIndex: (userId: number): Key => ({ PK: `${userPk(userId)}#TRG`, SK: "REV" }),
+  /** A rate-limited journey's admission counts, backlog size and drain (ENGINE §4.5). */
+  journeyRate: (userId: number, journeyId: number): Key => ({ PK: `${userPk(userId)}#J#${pad(journeyId)}`, SK: "RATE" }),
+  /** A deferred enrolment, in arrival order (the signal's `At`, then its SignalID). */
+  backlogRow: (userId: number, journeyId: number, at: number, signalId: string): Key => ({
+    PK: `${userPk(userId)}#J#${pad(journeyId)}`,
+    SK: `RB#${String(at).padStart(11, "0")}#${signalId}`,
+  }),
+  backlogPrefix: (userId: number, journeyId: number) => ({ PK: `${userPk(userId)}#J#${pad(journeyId)}`, prefix: "RB#" }),
+  /** Where a deleted action sends the cursors waiting in it (ENGINE §5.4); immutable once written. */
+  redirect: (userId: number, journeyId: number, actionId: number): Key => ({
+    PK: `${userPk(userId)}#J#${pad(journeyId)}`,
+    SK: `RD#${pad(actionId)}`,
+  }),
+  /** A deleted journey's marker, whose outbox holds the purge job. */
+  journeyTombstone: (userId: number, journeyId: number): Key => ({ PK: userPk(userId), SK: `JDEL#${pad(journeyId)}` }),
+  /** The sweeper's per-shard watermarks (primary and recovery passes). */
+  sweepMark: (pass: "primary" | "recovery", shard: number): Key => ({ PK: "ENGINE#SWEEP", SK: `${pass}#${String(shard).padStart(4, "0")}` }),
+  /** One minute bucket of one shard of the due index. */
+  dueBucket: (minute: string, shard: number): string => `DUE#${minute}#${shard}`,
+
   /** A subscriber's entry in a journey (Active or ended). */
   enrollment: (userId: number, journeyId: number, subscriberId: number): Key => ({
     PK: `${userPk(userId)}#J#${pad(journeyId)}`,

@@ -7,10 +7,11 @@ import { envCredentials, signRequest } from "../aws-sign.js";
  * SQS client there (and in /api.php) would cost about 33 KB and push the
  * dispatcher past 1.3× the DynamoDB-client floor.
  */
-export async function sendMessage(queueUrl: string, body: string): Promise<string> {
+export async function sendMessage(queueUrl: string, body: string, opts: { delaySeconds?: number } = {}): Promise<string> {
   const cfg = loadConfig();
   const url = new URL(cfg.SQS_ENDPOINT ? `${cfg.SQS_ENDPOINT.replace(/\/$/, "")}/` : `${new URL(queueUrl).origin}/`);
-  const payload = JSON.stringify({ QueueUrl: queueUrl, MessageBody: body });
+  const delay = opts.delaySeconds ? Math.min(900, Math.max(0, Math.ceil(opts.delaySeconds))) : 0;
+  const payload = JSON.stringify({ QueueUrl: queueUrl, MessageBody: body, ...(delay > 0 ? { DelaySeconds: delay } : {}) });
   const headers = await signRequest({
     method: "POST",
     url,

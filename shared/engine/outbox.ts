@@ -1,0 +1,149 @@
+import { GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { ddb, tableName } from "../aws.js";
+import { loadConfig } from "../config.js";
+import { isAwsError } from "../errors.js";
+import type { Key } from "../keys.js";
+import { logger } from "../observability.js";
+import { sendMessage } from "../domain/sqs-send.js";
+import { DUE_REMOVE, dueFields, type DueKind } from "./due.js";
+import { takeFault } from "./faults.js";
+import type { Outbox, OutboxEntry, StepsQueueMessage } from "./model.js";
+import type { Item } from "../domain/owned.js";
+
+/**
+ * The outbox rule (ENGINE §5.5): a follow-up of a write (a signal, engine events, a
+ * handoff, a job) is recorded as an entry of the item's `Outbox` map in that same
+ * write; once the write commits, the writer delivers the entries and clears them.
+ * A crash in between leaves them in the item, which the write also indexed in the
+ * due index at the entry's time, so the sweeper's recovery pass hands them again:
+ * follow-ups are at least once, and their effects exactly once (SignalIDs and
+ * EventIDs are fixed, so a copy is a no-op).
+ */
+
+/** The steps queue's URL; unset only where no engine runs (the export worker, tools). */
+const stepsQueueUrl = (): string | undefined => process.env["STEPS_QUEUE_URL"];
+
+/**
+ * Sends one message to the steps queue. The local fault point `drop-handoff` makes
+ * it vanish, as a lost message would; recovery must find the work in the index.
+ */
+export async function sendToSteps(message: StepsQueueMessage, delaySeconds = 0): Promise<void> {
+  const url = stepsQueueUrl();
+  if (!url) throw new Error("STEPS_QUEUE_URL is not set");
+  if (takeFault("drop-handoff")) {
+    logger().warn("fault: handoff dropped", { kind: message.Kind });
+    return;
+  }
+  await sendMessage(url, JSON.stringify(message), { delaySeconds });
+}
+
+/** Sends one message entry to its queue; a Job is started by handing its item to the steps queue. */
+async function sendEntry(key: Key, entry: OutboxEntry): Promise<void> {
+  switch (entry.Kind) {
+    case "Signal":
+      return sendToSteps(entry.Signal);
+    case "Step":
+      return sendToSteps(entry.Step, entry.DelaySeconds ?? 0);
+    case "Job":
+      return sendToSteps({ Kind: "Job", Key: key, EntryId: entry.Id });
+    case "Events": {
+      const url = loadConfig().EVENTS_QUEUE_URL;
+      if (!url) throw new Error("EVENTS_QUEUE_URL is not set");
+      await sendMessage(url, JSON.stringify({ UserID: entry.UserID, Events: entry.Events }));
+      return;
+    }
+  }
+}
+
+/**
+ * What is still pending on an item once `cleared` entries are gone: its due time
+ * and index kind, or undefined. A live cursor is due at its `DueAt` (the step
+ * handler delivers what its outbox holds first); a drain at `DrainAt`; anything
+ * else at its oldest remaining entry.
+ */
+export function pendingOf(item: Item, cleared: ReadonlySet<string> = new Set()): { due: number; kind: DueKind } | undefined {
+  const rest = Object.values((item["Outbox"] ?? {}) as Outbox).filter((e) => !cleared.has(e.Id));
+  const oldest = rest.length > 0 ? Math.min(...rest.map((e) => e.At)) : undefined;
+  if (item["State"] === "Active" && typeof item["DueAt"] === "number") {
+    return { due: oldest === undefined ? item["DueAt"] : Math.min(oldest, item["DueAt"]), kind: "Step" };
+  }
+  if (typeof item["DrainAt"] === "number") {
+    return { due: oldest === undefined ? item["DrainAt"] : Math.min(oldest, item["DrainAt"]), kind: "Drain" };
+  }
+  return oldest === undefined ? undefined : { due: oldest, kind: "Outbox" };
+}
+
+/** An ended cursor's record is kept this long after its end (§5.1). */
+const ENDED_TTL_SECONDS = 30 * 86400;
+
+/**
+ * Delivers an item's message entries (Jobs are started, not cleared: the job clears
+ * its own entry when done), then clears the delivered ones with a write
+ * conditioned on the item's `Version`, which it leaves unchanged. If another writer
+ * moved the item in between, the item is read again and cleared on that version
+ * (up to 3 times); after that the entries stay for recovery, whose copies are no-ops.
+ *
+ * `item` is the item as last written (attributes including `Outbox` and `Version`).
+ * Returns the IDs delivered.
+ */
+export async function deliverOutbox(key: Key, item: Item, now: number): Promise<string[]> {
+  const entries = Object.values((item["Outbox"] ?? {}) as Outbox).sort((a, b) => a.At - b.At || a.Id.localeCompare(b.Id));
+  if (entries.length === 0) return [];
+  for (const entry of entries) await sendEntry(key, entry);
+  const delivered = new Set(entries.filter((e) => e.Kind !== "Job").map((e) => e.Id));
+  if (delivered.size === 0) return [];
+  let current: Item | undefined = item;
+  for (let attempt = 0; attempt < 3 && current; attempt++) {
+    if (await clearEntries(key, current, delivered, now)) return [...delivered];
+    current = (await ddb().send(new GetCommand({ TableName: tableName(), Key: key, ConsistentRead: true }))).Item;
+  }
+  logger().warn("outbox clear left for recovery", { sk: key.SK });
+  return [...delivered];
+}
+
+/** One clearing write; false when the item's Version moved. */
+async function clearEntries(key: Key, item: Item, ids: ReadonlySet<string>, now: number): Promise<boolean> {
+  const present = Object.keys((item["Outbox"] ?? {}) as Outbox).filter((id) => ids.has(id));
+  if (present.length === 0) return true;
+  const names: Record<string, string> = { "#ob": "Outbox", "#v": "Version" };
+  const values: Record<string, unknown> = { ":v": item["Version"] };
+  const remove = present.map((id, i) => {
+    names[`#e${i}`] = id;
+    return `#ob.#e${i}`;
+  });
+  const set: string[] = [];
+  const pending = pendingOf(item, new Set(present));
+  if (pending) {
+    for (const [name, value] of Object.entries(dueFields(key, pending.due, pending.kind, item["Queued"] === true, now))) {
+      names[`#${name}`] = name;
+      values[`:${name}`] = value;
+      set.push(`#${name} = :${name}`);
+    }
+  } else {
+    for (const name of DUE_REMOVE) {
+      names[`#${name}`] = name;
+      remove.push(`#${name}`);
+    }
+    if (item["State"] === "Completed" || item["State"] === "Exited") {
+      names["#ttl"] = "ttl";
+      values[":ttl"] = Number(item["EndedAt"] ?? now) + ENDED_TTL_SECONDS;
+      set.push("#ttl = :ttl");
+    }
+  }
+  try {
+    await ddb().send(
+      new UpdateCommand({
+        TableName: tableName(),
+        Key: key,
+        UpdateExpression: `${set.length ? `SET ${set.join(", ")} ` : ""}REMOVE ${remove.join(", ")}`,
+        ConditionExpression: "#v = :v",
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+      }),
+    );
+    return true;
+  } catch (err) {
+    if (isAwsError(err, "ConditionalCheckFailedException")) return false;
+    throw err;
+  }
+}
