@@ -39,6 +39,7 @@ const LOCAL_VISIBILITY_TIMEOUT_SECONDS = 5;
 const LOCAL_EXPORT_VISIBILITY_SECONDS = 6;
 const LOCAL_EXPORT_LEASE_SECONDS = 3;
 const LOCAL_EXPORT_ATTEMPTS = 3;
+const LOCAL_STEPS_VISIBILITY_SECONDS = 10;
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -81,6 +82,15 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     });
     const bucket = fauxqs.createBucket("journey-exports").bucketName;
 
+    // The engine's steps queue (ENGINE §9: visibility 10 s locally) and its DLQ.
+    const stepsDlq = fauxqs.createQueue("journey-steps-dlq");
+    const stepsQueue = fauxqs.createQueue("journey-steps", {
+      attributes: {
+        VisibilityTimeout: String(LOCAL_STEPS_VISIBILITY_SECONDS),
+        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: stepsDlq.queueArn, maxReceiveCount: 5 }),
+      },
+    });
+
     const adminKey = opts.adminKey ?? randomBytes(24).toString("base64url");
     const tableName = opts.tableName ?? "journey-api";
     const env: Record<string, string> = {
@@ -93,6 +103,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       S3_ENDPOINT: fauxqs.address,
       EVENTS_QUEUE_URL: eventsQueue.queueUrl,
       EXPORTS_QUEUE_URL: exportsQueue.queueUrl,
+      STEPS_QUEUE_URL: stepsQueue.queueUrl,
+      STEPS_DLQ_URL: stepsDlq.queueUrl,
       EXPORTS_BUCKET: bucket,
       EXPORT_LEASE_SECONDS: String(LOCAL_EXPORT_LEASE_SECONDS),
       EXPORT_MAX_ATTEMPTS: String(LOCAL_EXPORT_ATTEMPTS),
