@@ -177,14 +177,20 @@ export const keys = {
   /** `JourneyIndex` value of a journey's live cursors. */
   journeyIndexKey: (userId: number, journeyId: number): string => `${userId}#${journeyId}`,
   /**
-   * The trigger index (ENGINE §4.2): one item per (user, Trigger, value) listing the
-   * Enabled journeys that trigger fires, and one per user for RevenueHit with each T.
+   * The trigger index (ENGINE §4.2): one entry per Enabled journey under its
+   * (Trigger, value), so the journeys a firing trigger enrols into are one Query of
+   * `triggerPrefix`. (ENGINE describes one item listing the journeys; an entry per
+   * journey is put and deleted idempotently in the status change's transaction, and
+   * is read with the same one call.) RevenueHit entries have value "" and carry T.
    */
-  triggerIndex: (userId: number, trigger: string, value: string | number): Key => ({
+  triggerEntry: (userId: number, trigger: string, value: string | number, journeyId: number): Key => ({
     PK: `${userPk(userId)}#TRG`,
-    SK: `T#${trigger}#${value}`,
+    SK: `T#${trigger}#${value}#${pad(journeyId)}`,
   }),
-  revenueIndex: (userId: number): Key => ({ PK: `${userPk(userId)}#TRG`, SK: "REV" }),
+  triggerPrefix: (userId: number, trigger: string, value: string | number) => ({
+    PK: `${userPk(userId)}#TRG`,
+    prefix: `T#${trigger}#${value}#`,
+  }),
   /** A rate-limited journey's admission counts, backlog size and drain (ENGINE §4.5). */
   journeyRate: (userId: number, journeyId: number): Key => ({ PK: `${userPk(userId)}#J#${pad(journeyId)}`, SK: "RATE" }),
   /** A deferred enrolment, in arrival order (the signal's `At`, then its SignalID). */

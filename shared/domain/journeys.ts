@@ -1,10 +1,10 @@
 import {
-  DeleteCommand,
   GetCommand,
   PutCommand,
   QueryCommand,
-  UpdateCommand,
+  TransactWriteCommand,
 } from "@aws-sdk/lib-dynamodb";
+import { indexDelete, indexPut } from "../engine/trigger-index.js";
 import { ddb, tableName } from "../aws.js";
 import { isAwsError } from "../errors.js";
 import { keys, type Key } from "../keys.js";
@@ -88,8 +88,10 @@ export function storable(j: Journey): Item {
   return { ...fields, TreeVersion: Tree.version, TreeChunks: Tree.chunks };
 }
 
-export async function getJourneyItem(userId: number, journeyId: number): Promise<Item | undefined> {
-  const out = await ddb().send(new GetCommand({ TableName: tableName(), Key: keys.journey(userId, journeyId) }));
+export async function getJourneyItem(userId: number, journeyId: number, consistent = false): Promise<Item | undefined> {
+  const out = await ddb().send(
+    new GetCommand({ TableName: tableName(), Key: keys.journey(userId, journeyId), ...(consistent ? { ConsistentRead: true } : {}) }),
+  );
   return out.Item;
 }
 
@@ -137,99 +139,174 @@ export async function getJourneys(userId: number, journeyIds: number[]): Promise
   return out;
 }
 
-/** Replaces the given fields; `undefined` when the journey no longer exists. */
+/**
+ * Replaces the given fields; `undefined` when the journey no longer exists. The
+ * write is conditioned on the status and trigger read, and an Enabled journey's
+ * trigger index entry moves with a trigger change in the same transaction
+ * (ENGINE §4.2); a concurrent enable or edit makes it read and decide again.
+ */
 export async function updateJourney(
   userId: number,
   journeyId: number,
   changes: Partial<Omit<Journey, "JourneyID" | "CreatedAt" | "Status" | "Tree">>,
 ): Promise<Journey | undefined> {
   const entries = Object.entries(changes).filter(([, val]) => val !== undefined);
-  const names: Record<string, string> = {};
+  const names: Record<string, string> = { "#s": "Status", "#t": "Trigger" };
   const values: Record<string, unknown> = {};
   const sets = entries.map(([k, val], i) => {
     names[`#f${i}`] = k;
     values[`:v${i}`] = val;
     return `#f${i} = :v${i}`;
   });
-  try {
-    const out = await ddb().send(
-      new UpdateCommand({
-        TableName: tableName(),
-        Key: keys.journey(userId, journeyId),
-        UpdateExpression: `SET ${sets.join(", ")}`,
-        ConditionExpression: "attribute_exists(PK)",
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: values,
-        ReturnValues: "ALL_NEW",
-      }),
-    );
-    return out.Attributes ? fromItem(out.Attributes) : undefined;
-  } catch (err) {
-    if (isAwsError(err, "ConditionalCheckFailedException")) return undefined;
-    throw err;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const item = await getJourneyItem(userId, journeyId, true);
+    if (!item) return undefined;
+    const before = fromItem(item);
+    const after: Journey = { ...before, ...(Object.fromEntries(entries) as Partial<Journey>) };
+    const moved =
+      before.Status === "Enabled" &&
+      (before.Trigger !== after.Trigger || JSON.stringify(before.TriggerParameters) !== JSON.stringify(after.TriggerParameters));
+    const put = moved ? indexPut(userId, after) : undefined;
+    const del = moved ? indexDelete(userId, before) : undefined;
+    // RevenueHit's entry keeps its key when only T changes: the put alone replaces it.
+    const sameKey = put?.Put?.Item?.["SK"] !== undefined && put.Put.Item["SK"] === del?.Delete?.Key?.["SK"];
+    const index = [sameKey ? undefined : del, put].filter((x) => x !== undefined);
+    try {
+      await ddb().send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Update: {
+                TableName: tableName(),
+                Key: keys.journey(userId, journeyId),
+                UpdateExpression: `SET ${sets.join(", ")}`,
+                ConditionExpression: `attribute_exists(PK) AND #s = :status AND ${SAME_TRIGGER}`,
+                ExpressionAttributeNames: names,
+                ExpressionAttributeValues: {
+                  ...values, ":status": before.Status, ":trigger": before.Trigger, ":tp": before.TriggerParameters,
+                },
+              },
+            },
+            ...index,
+          ],
+        }),
+      );
+      return after;
+    } catch (err) {
+      if (!isAwsError(err, "TransactionCanceledException")) throw err;
+    }
   }
+  return undefined;
 }
 
 export type StatusChange = { ok: true; journey: Journey } | { ok: false; reason: "notFound" | "conflict" };
 
+/** The condition that the journey's trigger is still the one read, so the index entry written with it is right. */
+const SAME_TRIGGER = "#t = :trigger AND TriggerParameters = :tp";
+
 /**
  * Flips the status with a conditional write: of any number of concurrent
  * enables, exactly one sees the journey Disabled and wins; the rest conflict.
+ * The trigger index entry is put or deleted in the same transaction (ENGINE §4.2).
  */
 export async function changeStatus(userId: number, journeyId: number, to: Status, now: Date): Promise<StatusChange> {
   const from: Status = to === "Enabled" ? "Disabled" : "Enabled";
-  try {
-    const out = await ddb().send(
-      new UpdateCommand({
-        TableName: tableName(),
-        Key: keys.journey(userId, journeyId),
-        UpdateExpression: "SET #s = :to, UpdatedAt = :at",
-        ConditionExpression: "attribute_exists(PK) AND #s = :from",
-        ExpressionAttributeNames: { "#s": "Status" },
-        ExpressionAttributeValues: { ":to": to, ":from": from, ":at": formatDateTime(now) },
-        ReturnValues: "ALL_NEW",
-        ReturnValuesOnConditionCheckFailure: "ALL_OLD",
-      }),
-    );
-    return { ok: true, journey: fromItem(out.Attributes ?? {}) };
-  } catch (err) {
-    if (isAwsError(err, "ConditionalCheckFailedException")) {
-      const old = (err as { Item?: Item }).Item;
-      return { ok: false, reason: old && Object.keys(old).length > 0 ? "conflict" : "notFound" };
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const item = await getJourneyItem(userId, journeyId, true);
+    if (!item) return { ok: false, reason: "notFound" };
+    const journey = fromItem(item);
+    if (journey.Status !== from) return { ok: false, reason: "conflict" };
+    const at = formatDateTime(now);
+    const index = to === "Enabled" ? indexPut(userId, journey) : indexDelete(userId, journey);
+    try {
+      await ddb().send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Update: {
+                TableName: tableName(),
+                Key: keys.journey(userId, journeyId),
+                UpdateExpression: "SET #s = :to, UpdatedAt = :at",
+                ConditionExpression: `attribute_exists(PK) AND #s = :from AND ${SAME_TRIGGER}`,
+                ExpressionAttributeNames: { "#s": "Status", "#t": "Trigger" },
+                ExpressionAttributeValues: {
+                  ":to": to, ":from": from, ":at": at, ":trigger": journey.Trigger, ":tp": journey.TriggerParameters,
+                },
+              },
+            },
+            ...(index ? [index] : []),
+          ],
+        }),
+      );
+      return { ok: true, journey: { ...journey, Status: to, UpdatedAt: at } };
+    } catch (err) {
+      // Someone moved the journey between the read and the write: read again and decide.
+      if (!isAwsError(err, "TransactionCanceledException")) throw err;
     }
-    throw err;
   }
+  return { ok: false, reason: "conflict" };
 }
 
 /**
- * Deletes a journey. The journey item goes first, in one conditional write, so the
- * journey vanishes from every command at once; its partition (actions, rollups,
- * enrollments) is then purged.
+ * Deletes a journey. The journey item goes first, in one conditional write with
+ * its trigger index entry, so the journey vanishes from every command and every
+ * trigger at once; its partition (actions, rollups, enrollments) is then purged.
  */
 export async function deleteJourney(userId: number, journeyId: number): Promise<boolean> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const item = await getJourneyItem(userId, journeyId, true);
+    if (!item) return false;
+    if (await deleteWithIndex(userId, fromItem(item))) {
+      await purgeJourneyPartition(userId, journeyId);
+      return true;
+    }
+  }
+  return false;
+}
+
+/** One journey's delete transaction; false when the journey changed (or went) since it was read. */
+async function deleteWithIndex(userId: number, journey: Journey): Promise<boolean> {
+  const index = journey.Status === "Enabled" ? indexDelete(userId, journey) : undefined;
   try {
     await ddb().send(
-      new DeleteCommand({
-        TableName: tableName(),
-        Key: keys.journey(userId, journeyId),
-        ConditionExpression: "attribute_exists(PK)",
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            Delete: {
+              TableName: tableName(),
+              Key: keys.journey(userId, journey.JourneyID),
+              ConditionExpression: `attribute_exists(PK) AND #s = :s AND ${SAME_TRIGGER}`,
+              ExpressionAttributeNames: { "#s": "Status", "#t": "Trigger" },
+              ExpressionAttributeValues: { ":s": journey.Status, ":trigger": journey.Trigger, ":tp": journey.TriggerParameters },
+            },
+          },
+          ...(index ? [index] : []),
+        ],
       }),
     );
+    return true;
   } catch (err) {
-    if (isAwsError(err, "ConditionalCheckFailedException")) return false;
+    if (isAwsError(err, "TransactionCanceledException")) return false;
     throw err;
   }
-  await purgeJourneyPartition(userId, journeyId);
-  return true;
 }
 
 /** Deletes the caller's journeys among `journeyIds`; others' IDs address nothing. Returns the IDs deleted. */
 export async function deleteJourneys(userId: number, journeyIds: number[]): Promise<number[]> {
   const existing = await getJourneys(userId, journeyIds);
-  const ids = journeyIds.filter((id) => existing.has(id));
-  await batchDelete(ids.map((id) => keys.journey(userId, id)));
-  for (const id of ids) await purgeJourneyPartition(userId, id);
-  return ids;
+  const deleted: number[] = [];
+  for (const id of journeyIds) {
+    const journey = existing.get(id);
+    if (!journey) continue;
+    if (await deleteWithIndex(userId, journey)) {
+      await purgeJourneyPartition(userId, id);
+      deleted.push(id);
+    } else if (await deleteJourney(userId, id)) {
+      // It changed since the batch read: deleteJourney reads it again (and purges).
+      deleted.push(id);
+    }
+  }
+  return deleted;
 }
 
 /**
