@@ -55,6 +55,11 @@ async function sendEntry(key: Key, entry: OutboxEntry): Promise<void> {
   }
 }
 
+/** Sends entries in their order; the caller clears them (with its next write of the item, or `clearDelivered`). */
+export async function sendOutboxEntries(key: Key, entries: readonly OutboxEntry[]): Promise<void> {
+  for (const entry of [...entries].sort((a, b) => a.At - b.At || a.Id.localeCompare(b.Id))) await sendEntry(key, entry);
+}
+
 /**
  * What is still pending on an item once `cleared` entries are gone: its due time
  * and index kind, or undefined. A live cursor is due at its `DueAt` (the step
@@ -92,13 +97,22 @@ export async function deliverOutbox(key: Key, item: Item, now: number): Promise<
   for (const entry of entries) await sendEntry(key, entry);
   const delivered = new Set(entries.filter((e) => e.Kind !== "Job").map((e) => e.Id));
   if (delivered.size === 0) return [];
+  await clearDelivered(key, item, delivered, now);
+  return [...delivered];
+}
+
+/**
+ * The clearing write of entries already on their queues (§5.5), conditioned on the
+ * item's Version and leaving it unchanged; re-read and retried if another writer
+ * moved the item, then left for recovery (whose copies are no-ops).
+ */
+export async function clearDelivered(key: Key, item: Item, ids: ReadonlySet<string>, now: number): Promise<void> {
   let current: Item | undefined = item;
   for (let attempt = 0; attempt < 3 && current; attempt++) {
-    if (await clearEntries(key, current, delivered, now)) return [...delivered];
+    if (await clearEntries(key, current, ids, now)) return;
     current = (await ddb().send(new GetCommand({ TableName: tableName(), Key: key, ConsistentRead: true }))).Item;
   }
   logger().warn("outbox clear left for recovery", { sk: key.SK });
-  return [...delivered];
 }
 
 /** One clearing write; false when the item's Version moved. */

@@ -1,0 +1,212 @@
+import { randomUUID } from "node:crypto";
+import { isAwsError } from "../errors.js";
+import { keys, type Key } from "../keys.js";
+import { logger } from "../observability.js";
+import { batchGet, keyId, type Item } from "../domain/owned.js";
+import { productEpoch } from "../clock.js";
+import { addEntry, cursorKey, cursorWrite } from "./cursor.js";
+import { triggerHolds } from "./criteria.js";
+import { newUlid, signalEntryId } from "./entry-id.js";
+import type { Cursor, Signal } from "./model.js";
+import { sendOutboxEntries } from "./outbox.js";
+import { engineEvent, runChain, stepMessage, type Chain } from "./runner.js";
+import { cancellationCodes, loadJourney, Tx, updateItem, versionIs, type LoadedJourney } from "./store.js";
+import { indexedJourneys } from "./trigger-index.js";
+
+/**
+ * Enrolment (ENGINE §4.3): for each candidate journey, in order, (1) the journey
+ * exists and is Enabled (BypassJourneyStatusCheck skips this), (2) the subscriber
+ * exists, re-entry and the loop guard allow it, Trigger_Criteria hold, then
+ * (4) one transaction puts the cursor (absent: a copy of the same signal finds it
+ * and stops), takes the membership (absent ActiveEntryID, else AlreadyActive) and,
+ * for RevenueHit, records the journey in RevenueHits. The cursor's outbox holds
+ * its Enrolled event; the first step runs right after, in the same worker.
+ */
+export const MAX_DEPTH = 10;
+
+export type SkipReason = "JourneyNotFound" | "JourneyDisabled" | "SubscriberNotFound" | "AlreadyActive" | "CriteriaNotMet" | "LoopGuard" | "AlreadyHit";
+export type AdmitResult =
+  | { status: "Enrolled"; entryId: string }
+  | { status: "Skipped"; reason: SkipReason }
+  | { status: "Deferred"; notBefore: number };
+
+export interface AdmitRequest {
+  userId: number;
+  subscriberId: number;
+  journeyId: number;
+  signalId: string;
+  /** The signal's time (epoch s); a deterministic EntryID is derived from it and the SignalID. */
+  at: number;
+  depth: number;
+  /** The activity row's Reason: the Trigger, `Command` or `StartJourney`. */
+  source: string;
+  bypass: boolean;
+  /** A deterministic EntryID (signals) or a fresh one (commands, StartJourney). */
+  deterministic: boolean;
+  revenueHit?: boolean;
+}
+
+interface Plan {
+  cursor: Cursor;
+  tx: Tx;
+  loaded: LoadedJourney;
+  subscriber: Item;
+}
+
+/** Steps 1–2 and the write of step 4, without committing; a skip says why. */
+async function plan(req: AdmitRequest, now: number, known?: { subscriber?: Item }): Promise<Plan | { status: "Skipped"; reason: SkipReason }> {
+  const loaded = await loadJourney(req.userId, req.journeyId);
+  if (!loaded) return { status: "Skipped", reason: "JourneyNotFound" };
+  if (loaded.journey.Status !== "Enabled" && !req.bypass) return { status: "Skipped", reason: "JourneyDisabled" };
+  if (req.depth > MAX_DEPTH) return { status: "Skipped", reason: "LoopGuard" };
+  const subKey = keys.subscriber(req.userId, req.subscriberId);
+  const memKey = keys.membership(req.userId, req.subscriberId, req.journeyId);
+  const found = await batchGet(known?.subscriber ? [memKey] : [subKey, memKey], { consistent: true });
+  const subscriber = known?.subscriber ?? found.get(keyId(subKey));
+  if (!subscriber) return { status: "Skipped", reason: "SubscriberNotFound" };
+  if (found.get(keyId(memKey))?.["ActiveEntryID"]) return { status: "Skipped", reason: "AlreadyActive" };
+  if (req.revenueHit && ((subscriber["RevenueHits"] as number[] | undefined) ?? []).includes(req.journeyId)) {
+    return { status: "Skipped", reason: "AlreadyHit" };
+  }
+  if (!(await triggerHolds(req.userId, subscriber, loaded.journey, now))) return { status: "Skipped", reason: "CriteriaNotMet" };
+
+  const entryId = req.deterministic ? signalEntryId(req.at, req.signalId, req.journeyId) : newUlid(now * 1000);
+  const cursor: Cursor = {
+    UserID: req.userId,
+    SubscriberID: req.subscriberId,
+    JourneyID: req.journeyId,
+    EntryID: entryId,
+    State: "Active",
+    ActionID: loaded.tree.first(),
+    Started: false,
+    DueAt: now,
+    Version: 0,
+    TreeVersion: loaded.treeVersion,
+    EnteredBy: req.signalId,
+    Source: req.bypass && loaded.journey.Status !== "Enabled" ? "Bypass" : req.source,
+    Depth: req.depth,
+    EnrolledAt: now,
+    EmailAddress: String(subscriber["EmailAddress"] ?? ""),
+    Extra: [],
+    Passed: 0,
+    Outbox: {},
+    Steps: [],
+  };
+  addEntry(cursor, { Id: `enrolled-${entryId}`, At: now, Kind: "Events", UserID: req.userId, Events: [engineEvent(cursor, "Enrolled", now)] });
+  const tx = new Tx();
+  tx.set(cursorKey(cursor), cursorWrite(cursor, 0, now, { queued: true }));
+  tx.set(
+    memKey,
+    updateItem(memKey, { ActiveEntryID: entryId, JourneyID: req.journeyId }, [], {
+      expression: "attribute_not_exists(#ae)",
+      names: { "#ae": "ActiveEntryID" },
+    }),
+  );
+  if (req.revenueHit) {
+    const hits = [...((subscriber["RevenueHits"] as number[] | undefined) ?? []), req.journeyId];
+    const v = subscriber["Version"];
+    tx.set(subKey, updateItem(subKey, { RevenueHits: hits, Version: typeof v === "number" ? v + 1 : 1 }, [], versionIs(v)));
+  }
+  return { cursor, tx, loaded, subscriber };
+}
+
+/**
+ * Admits and runs one enrolment now: the transaction, its Enrolled event, then the
+ * first steps in this worker (the cursor is indexed as due now and `Queued`, so a
+ * crash here leaves it to the sweeper's recovery pass).
+ */
+export async function admitNow(req: AdmitRequest, now = productEpoch()): Promise<AdmitResult> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const p = await plan(req, now);
+    if (!("cursor" in p)) return p;
+    try {
+      await p.tx.commit();
+    } catch (err) {
+      if (!isAwsError(err, "TransactionCanceledException")) throw err;
+      // The cursor exists: a copy of this signal made it, and its worker runs it.
+      if (cancellationCodes(err)[0] === "ConditionalCheckFailed") return { status: "Enrolled", entryId: p.cursor.EntryID };
+      // The membership is taken or RevenueHits moved: decide again.
+      continue;
+    }
+    const chain: Chain = {
+      c: p.cursor,
+      loaded: p.loaded,
+      subscriber: p.subscriber,
+      subscriberSet: {},
+      subscriberRemove: new Set(),
+      extra: new Tx(),
+      delivered: new Set(),
+      stop: false,
+      now,
+    };
+    const entries = Object.values(p.cursor.Outbox ?? {});
+    await sendOutboxEntries(cursorKey(p.cursor), entries);
+    for (const e of entries) chain.delivered.add(e.Id);
+    await runChain(chain, true);
+    return { status: "Enrolled", entryId: p.cursor.EntryID };
+  }
+  return { status: "Skipped", reason: "AlreadyActive" };
+}
+
+/**
+ * StartJourney (§7): admits into `journeyId` at the chain's Depth + 1 in the same
+ * transaction as the step. The new cursor's first Step message is a follow-up in
+ * the acting cursor's outbox, so it is sent once the step commits.
+ */
+export async function admitInChain(chain: Chain, journeyId: number): Promise<AdmitResult> {
+  const c = chain.c;
+  if (journeyId === c.JourneyID) return { status: "Skipped", reason: "AlreadyActive" };
+  const p = await plan(
+    {
+      userId: c.UserID,
+      subscriberId: c.SubscriberID,
+      journeyId,
+      signalId: randomUUID(),
+      at: chain.now,
+      depth: c.Depth + 1,
+      source: "StartJourney",
+      bypass: false,
+      deterministic: false,
+    },
+    chain.now,
+    { subscriber: { ...chain.subscriber, ...chain.subscriberSet } },
+  );
+  if (!("cursor" in p)) return p;
+  chain.extra.absorb(p.tx);
+  p.cursor.Version = 1;
+  addEntry(c, { Id: `start-${p.cursor.EntryID}`, At: chain.now, Kind: "Step", Step: stepMessage(p.cursor) });
+  return { status: "Enrolled", entryId: p.cursor.EntryID };
+}
+
+/** The journeys a signal enrols into (§4.1), from the trigger index. */
+async function candidates(signal: Signal): Promise<number[]> {
+  if (signal.Trigger === "RevenueHit") {
+    const v = signal.Value as { Before: number; After: number };
+    const entries = await indexedJourneys(signal.UserID, "RevenueHit", "");
+    return entries.filter((e) => e.threshold !== undefined && v.Before < e.threshold && e.threshold <= v.After).map((e) => e.journeyId);
+  }
+  const ids = (await indexedJourneys(signal.UserID, signal.Trigger, Number(signal.Value))).map((e) => e.journeyId);
+  // A completion never enrols into the journey that completed (§4.1).
+  return signal.Trigger === "JourneyCompleted" ? ids.filter((id) => id !== Number(signal.Value)) : ids;
+}
+
+/** Handles one Signal message: every Enabled journey its trigger names, in JourneyID order. */
+export async function enrolFromSignal(signal: Signal): Promise<void> {
+  for (const journeyId of await candidates(signal)) {
+    const result = await admitNow({
+      userId: signal.UserID,
+      subscriberId: signal.SubscriberID,
+      journeyId,
+      signalId: signal.SignalID,
+      at: signal.At,
+      depth: signal.Depth,
+      source: signal.Trigger,
+      bypass: false,
+      deterministic: true,
+      revenueHit: signal.Trigger === "RevenueHit",
+    });
+    if (result.status !== "Enrolled") logger().info("enrolment skipped", { journeyId, reason: "reason" in result ? result.reason : result.status });
+  }
+}
+
+export type { Key };
