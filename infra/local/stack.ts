@@ -6,6 +6,8 @@ import { buildWebAssets } from "../web-assets.js";
 import { ensureTable, startDynamo } from "./dynamodb.js";
 import { startGateway } from "./gateway.js";
 import { startPoller } from "./poller.js";
+import { engineRoutes } from "./engine-routes.js";
+import { startSweeper } from "./sweeper-timer.js";
 
 /**
  * The whole service on one machine: DynamoDB Local, the fauxqs SQS/S3 emulator,
@@ -25,6 +27,8 @@ export interface LocalStackOptions {
   logLevel?: string;
   /** Where the /docs and /console files are built (default .build/web). */
   webDir?: string;
+  /** Where the product clock's offset is kept across restarts (ENGINE §9); none keeps it in memory. */
+  clockFile?: string;
 }
 
 export interface LocalStack {
@@ -114,6 +118,11 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       POWERTOOLS_LOG_LEVEL: opts.logLevel ?? "INFO",
       // EMF lines are for CloudWatch; locally they would bury the request lines.
       POWERTOOLS_METRICS_DISABLED: "true",
+      // The engine's local settings (ENGINE §9), unless the environment chose others.
+      ENGINE_LOCAL_ROUTES: process.env["ENGINE_LOCAL_ROUTES"] ?? "1",
+      LOCAL_SWEEP_MS: process.env["LOCAL_SWEEP_MS"] ?? "2000",
+      LONG_WAIT_THRESHOLD_SECONDS: process.env["LONG_WAIT_THRESHOLD_SECONDS"] ?? "900",
+      DUE_SHARDS: process.env["DUE_SHARDS"] ?? "16",
       // Built on every start so the pages always match the sources (esbuild takes well under a second).
       WEB_ASSETS_DIR: buildWebAssets(opts.webDir ?? fileURLToPath(new URL("../../.build/web", import.meta.url))),
     };
@@ -121,7 +130,17 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     Object.assign(process.env, env);
     await ensureTable(dynamo.endpoint, tableName);
 
-    const gateway = await startGateway(opts.port, new URL("../../", import.meta.url).href);
+    const local =
+      env["ENGINE_LOCAL_ROUTES"] === "1"
+        ? engineRoutes({
+            adminKey,
+            sqsEndpoint: fauxqs.address,
+            region: env["AWS_REGION"]!,
+            queues: { steps: stepsQueue.queueUrl, events: eventsQueue.queueUrl },
+            ...(opts.clockFile ? { clockFile: opts.clockFile } : {}),
+          })
+        : undefined;
+    const gateway = await startGateway(opts.port, new URL("../../", import.meta.url).href, local);
     stops.unshift(() => new Promise<void>((r) => gateway.server.close(() => r())));
     gateway.server.closeIdleConnections?.();
 
@@ -150,6 +169,19 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       batchSize: 10,
     });
     stops.unshift(() => exportWorker.stop(), () => exportDlq.stop());
+
+    // The engine (ENGINE §9): the runner on the steps queue, and the sweeper on a timer.
+    const runner = startPoller({
+      ...pollerBase,
+      name: "journey-api-engine",
+      queueUrl: stepsQueue.queueUrl,
+      handlerModule: new URL("../../functions/engine/index.ts", import.meta.url).href,
+      batchSize: 10,
+      waitTimeSeconds: 1,
+    });
+    stops.unshift(() => runner.stop());
+    const sweeper = startSweeper(Number(env["LOCAL_SWEEP_MS"]));
+    stops.unshift(() => sweeper.stop());
 
     return {
       url: gateway.url,

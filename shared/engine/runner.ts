@@ -1,14 +1,13 @@
 import { randomUUID } from "node:crypto";
 import { isAwsError } from "../errors.js";
 import { keys, type Key } from "../keys.js";
-import { logger } from "../observability.js";
 import type { Item } from "../domain/owned.js";
 import { formatDateTime } from "../time.js";
 import { productEpoch } from "../clock.js";
 import { clearDelivered, deliverOutbox, sendOutboxEntries, sendToSteps } from "./outbox.js";
 import { InjectedFault, takeFault } from "./faults.js";
 import type { Cursor, OutboxEntry, Signal, StepMessage } from "./model.js";
-import { addEntry, cursorKey, cursorOf, cursorWrite, isLive, record, sendsOwnMessage } from "./cursor.js";
+import { addEntry, cursorKey, cursorOf, cursorWrite, record, sendsOwnMessage } from "./cursor.js";
 import { cancellationCodes, getConsistent, loadJourney, Tx, updateItem, versionIs, type LoadedJourney } from "./store.js";
 import { runAction, type ActionContext } from "./step-actions.js";
 import { runCriteriaHold } from "./criteria.js";

@@ -5,6 +5,7 @@ import middy, { type MiddlewareObj, type Request } from "@middy/core";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { RawReply, type Caller, type CommandDef } from "../command.js";
 import { loadConfig } from "../config.js";
+import { productNow } from "../clock.js";
 import { AUTH, CommandError, HARD, responseTooLarge, unknownCommand } from "../errors.js";
 import { consumeRateLimit, type RateState } from "../domain/rate-limit.js";
 import { faultOf, logger, logRequest, metrics } from "../observability.js";
@@ -263,6 +264,7 @@ export function httpHandler(commands: readonly CommandDef[], mode: Mode) {
     .handler(async (event: Event) => {
       const state = states.get(event);
       if (!state?.def || !state.caller) throw new Error("plumbing did not run");
-      return (await state.def.run(state.input as never, { caller: state.caller, now: state.now })) as unknown as Result;
+      // Commands run on the product clock (ENGINE §2); auth and rate windows above keep the real one.
+      return (await state.def.run(state.input as never, { caller: state.caller, now: productNow() })) as unknown as Result;
     });
 }
