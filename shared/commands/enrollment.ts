@@ -2,9 +2,13 @@ import { randomUUID } from "node:crypto";
 import * as z from "zod/mini";
 import { defineCommand, userOf } from "../command.js";
 import { CommandError, notFound } from "../errors.js";
-import { applyEvents, type EventType } from "../domain/ingest.js";
-import { getJourneys, listJourneys, type Journey } from "../domain/journeys.js";
-import { getOwned, queryByPrefix } from "../domain/owned.js";
+import { applyEvents, type EventType, type IngestEvent } from "../domain/ingest.js";
+import { getJourneys, listJourneys } from "../domain/journeys.js";
+import { batchGet, getOwned, keyId, queryByPrefix } from "../domain/owned.js";
+import { admitNow, type SkipReason } from "../engine/enrol.js";
+import { endEnrolment, liveCursorsOf } from "../engine/fanout.js";
+import { engineEvent } from "../engine/runner.js";
+import { productEpoch } from "../clock.js";
 import { keys } from "../keys.js";
 import { formatDateTime } from "../time.js";
 import { field, fail, flag, isAbsent, requiredId, toPositiveInt, type Coded } from "../params.js";
@@ -40,7 +44,7 @@ const ENROLL_ERRORS = [new CommandError(7, "Journey not found", "notFound"), ...
 /** The subscriber must be on the list, both the caller's (8, 9: HTTP 404, CONTRACT §11). */
 async function subscriberOnList(userId: number, listId: number, subscriberId: number): Promise<string> {
   if (!(await getOwned("list", userId, listId))) throw notFound(8, "List not found");
-  const subscriber = await getOwned("subscriber", userId, subscriberId);
+  const subscriber = (await batchGet([keys.subscriber(userId, subscriberId)])).get(keyId(keys.subscriber(userId, subscriberId)));
   if (!subscriber || subscriber["ListID"] !== listId) throw notFound(9, "Subscriber not found");
   return String(subscriber["EmailAddress"]);
 }
@@ -65,37 +69,81 @@ function skippedAll(skipped: Skip[]): CommandError {
   return new CommandError(7, "Journey not found", "notFound", {}, { SkippedJourneys: skipped });
 }
 
+/** What subscriber.journey.trigger answers for a journey the engine did not enrol into (§4.3). */
+const SKIP_TEXT: Partial<Record<SkipReason, string>> = {
+  JourneyNotFound: "Journey not found",
+  JourneyDisabled: "Journey is disabled",
+  CriteriaNotMet: "Trigger criteria not met",
+  LoopGuard: "Loop guard",
+};
+
 /**
- * Applies one enrollment event per journey (trigger and remove): journeys the
- * caller does not own, or that `skip` names a reason for, are skipped; when every
- * one is, the call fails with code 7 and the reasons.
+ * Enrols through the engine's own procedure (ENGINE §4.3), synchronously, one
+ * journey after another, and applies each Enrolled through ingest before
+ * answering. A journey the subscriber is already active in keeps its running
+ * enrolment and counts one more entry (§4.4): `eng:<EntryID>:Enrolled:<SignalID>`.
  */
-async function acrossJourneys(
-  userId: number,
-  p: { JourneyID: number[]; ListID: number; SubscriberID: number },
-  type: "Enrolled" | "Exited",
-  skip: (journey: Journey) => string | undefined,
-  now: Date,
-) {
+async function triggerJourneys(userId: number, p: { JourneyID: number[]; ListID: number; SubscriberID: number; BypassJourneyStatusCheck: boolean }, now: Date) {
   const journeys = await getJourneys(userId, p.JourneyID);
   const skipped: Skip[] = [];
-  const targets: number[] = [];
+  const candidates: number[] = [];
   for (const id of p.JourneyID) {
     const j = journeys.get(id);
-    const reason = j ? skip(j) : "Journey not found";
+    const reason = !j ? "Journey not found" : j.Status !== "Enabled" && !p.BypassJourneyStatusCheck ? "Journey is disabled" : undefined;
     if (reason) skipped.push({ JourneyID: id, Reason: reason });
-    else targets.push(id);
+    else candidates.push(id);
+  }
+  if (candidates.length === 0) throw skippedAll(skipped);
+  await subscriberOnList(userId, p.ListID, p.SubscriberID);
+  const at = Math.floor(now.getTime() / 1000);
+  const targets: number[] = [];
+  const enrolled: IngestEvent[] = [];
+  for (const journeyId of candidates) {
+    const signalId = randomUUID();
+    const result = await admitNow(
+      { userId, subscriberId: p.SubscriberID, journeyId, signalId, at, depth: 0, source: "Command", bypass: p.BypassJourneyStatusCheck, deterministic: false },
+      Math.max(at, productEpoch()),
+    );
+    if (result.status === "Enrolled" || result.status === "Deferred") {
+      if (result.status === "Enrolled" && result.enrolled) enrolled.push(asIngest(result.enrolled));
+      targets.push(journeyId);
+      continue;
+    }
+    if (result.reason === "AlreadyActive") {
+      const live = (await liveCursorsOf(userId, p.SubscriberID)).find((c) => c.JourneyID === journeyId);
+      if (live) {
+        await applyEvents(userId, [asIngest(engineEvent(live, "Enrolled", live.EnrolledAt)), asIngest(engineEvent(live, "Enrolled", at, `:${signalId}`))], now);
+        targets.push(journeyId);
+        continue;
+      }
+    }
+    skipped.push({ JourneyID: journeyId, Reason: SKIP_TEXT[result.reason] ?? result.reason });
   }
   if (targets.length === 0) throw skippedAll(skipped);
-  const email = await subscriberOnList(userId, p.ListID, p.SubscriberID);
-  const events = targets.map((id) => event(type, id, p.SubscriberID, email, now));
-  await applyEvents(userId, events, now);
+  // The cursor's own Enrolled (same EventID) also travels on the events queue; whichever lands second is a duplicate.
+  if (enrolled.length > 0) await applyEvents(userId, enrolled, now);
   return {
     JourneyIDs: targets,
     ListID: p.ListID,
     SubscriberID: p.SubscriberID,
     ...(skipped.length > 0 ? { SkippedJourneys: skipped } : {}),
   };
+}
+
+const asIngest = (e: Record<string, unknown>): IngestEvent => ({ ...(e as unknown as IngestEvent), Amount: 0, BounceType: "Hard" });
+
+/**
+ * Ends the subscriber's live enrolment in a journey (EndReason `Command`) and applies
+ * its Exited through ingest before answering; with no live enrolment, an Exited
+ * event of the command's own, as before the engine.
+ */
+async function exitJourney(userId: number, journeyId: number, subscriberId: number, email: string, now: Date): Promise<void> {
+  const ended = await endEnrolment(userId, subscriberId, journeyId, "Command", Math.max(Math.floor(now.getTime() / 1000), productEpoch()));
+  if (ended) {
+    await applyEvents(userId, [asIngest(engineEvent(ended, "Enrolled", ended.EnrolledAt)), asIngest(engineEvent(ended, "Exited", ended.EndedAt ?? 0))], now);
+    return;
+  }
+  await applyEvents(userId, [event("Exited", journeyId, subscriberId, email, now)], now);
 }
 
 export const subscriberJourneyTrigger = defineCommand({
@@ -113,8 +161,7 @@ export const subscriberJourneyTrigger = defineCommand({
     BypassJourneyStatusCheck: flag("Enroll even into a Disabled journey"),
   }),
   async run(p, ctx) {
-    const skipDisabled = (j: Journey) => (j.Status !== "Enabled" && !p.BypassJourneyStatusCheck ? "Journey is disabled" : undefined);
-    return acrossJourneys(userOf(ctx).userId, p, "Enrolled", skipDisabled, ctx.now);
+    return triggerJourneys(userOf(ctx).userId, p, ctx.now);
   },
 });
 
@@ -128,7 +175,19 @@ export const subscriberJourneyRemove = defineCommand({
   errors: ENROLL_ERRORS,
   params: z.object({ JourneyID: journeyIds, ListID: LIST_ID, SubscriberID: SUBSCRIBER_ID }),
   async run(p, ctx) {
-    return acrossJourneys(userOf(ctx).userId, p, "Exited", () => undefined, ctx.now);
+    const { userId } = userOf(ctx);
+    const journeys = await getJourneys(userId, p.JourneyID);
+    const skipped: Skip[] = p.JourneyID.filter((id) => !journeys.has(id)).map((id) => ({ JourneyID: id, Reason: "Journey not found" }));
+    const targets = p.JourneyID.filter((id) => journeys.has(id));
+    if (targets.length === 0) throw skippedAll(skipped);
+    const email = await subscriberOnList(userId, p.ListID, p.SubscriberID);
+    for (const id of targets) await exitJourney(userId, id, p.SubscriberID, email, ctx.now);
+    return {
+      JourneyIDs: targets,
+      ListID: p.ListID,
+      SubscriberID: p.SubscriberID,
+      ...(skipped.length > 0 ? { SkippedJourneys: skipped } : {}),
+    };
   },
 });
 
@@ -149,8 +208,7 @@ export const subscriberJourneyExit = defineCommand({
     const { userId } = userOf(ctx);
     if (!(await getJourneys(userId, [p.JourneyID])).has(p.JourneyID)) throw notFound(7, "Journey not found");
     const email = await subscriberOnList(userId, p.ListID, p.SubscriberID);
-    const exited = event("Exited", p.JourneyID, p.SubscriberID, email, ctx.now);
-    await applyEvents(userId, [exited], ctx.now);
+    await exitJourney(userId, p.JourneyID, p.SubscriberID, email, ctx.now);
     return { JourneyID: p.JourneyID, ListID: p.ListID, SubscriberID: p.SubscriberID };
   },
 });

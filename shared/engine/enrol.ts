@@ -26,7 +26,7 @@ export const MAX_DEPTH = 10;
 
 export type SkipReason = "JourneyNotFound" | "JourneyDisabled" | "SubscriberNotFound" | "AlreadyActive" | "CriteriaNotMet" | "LoopGuard" | "AlreadyHit";
 export type AdmitResult =
-  | { status: "Enrolled"; entryId: string }
+  | { status: "Enrolled"; entryId: string; enrolled?: Record<string, unknown> }
   | { status: "Skipped"; reason: SkipReason }
   | { status: "Deferred"; notBefore: number };
 
@@ -142,8 +142,9 @@ export async function admitNow(req: AdmitRequest, now = productEpoch()): Promise
     const entries = Object.values(p.cursor.Outbox ?? {});
     await sendOutboxEntries(cursorKey(p.cursor), entries);
     for (const e of entries) chain.delivered.add(e.Id);
+    const enrolled = engineEvent(p.cursor, "Enrolled", p.cursor.EnrolledAt);
     await runChain(chain, true);
-    return { status: "Enrolled", entryId: p.cursor.EntryID };
+    return { status: "Enrolled", entryId: p.cursor.EntryID, enrolled };
   }
   return { status: "Skipped", reason: "AlreadyActive" };
 }

@@ -112,3 +112,25 @@ export async function endOthers(chain: Chain, pick: (c: Cursor) => boolean, reas
   }
   return [...ended].sort((a, b) => a - b);
 }
+
+/**
+ * Ends one live enrolment from outside a chain (subscriber.journey.exit / remove,
+ * the DLQ consumer, a purge): conditioned on its Version and liveness, with its end
+ * events in its outbox, delivered right after. Returns the cursor as ended, or
+ * undefined when no enrolment of that journey was live.
+ */
+export async function endEnrolment(userId: number, subscriberId: number, journeyId: number, reason: string, now: number): Promise<Cursor | undefined> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const live = (await liveCursorsOf(userId, subscriberId)).find((c) => c.JourneyID === journeyId);
+    if (!live) return undefined;
+    try {
+      await endItems(live, reason, now).commit();
+    } catch (err) {
+      if (isAwsError(err, "TransactionCanceledException")) continue;
+      throw err;
+    }
+    await deliverOutbox(cursorKey(live), { ...live, Queued: true }, now);
+    return live;
+  }
+  throw new Error("enrolment end kept conflicting");
+}
