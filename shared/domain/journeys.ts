@@ -5,6 +5,10 @@ import {
   TransactWriteCommand,
 } from "@aws-sdk/lib-dynamodb";
 import { indexDelete, indexPut } from "../engine/trigger-index.js";
+import { jobEntry, jobUpdate } from "../engine/jobs.js";
+import { sendToSteps } from "../engine/outbox.js";
+import { productEpoch } from "../clock.js";
+import { logger } from "../observability.js";
 import { ddb, tableName } from "../aws.js";
 import { isAwsError } from "../errors.js";
 import { keys, type Key } from "../keys.js";
@@ -218,6 +222,9 @@ export async function changeStatus(userId: number, journeyId: number, to: Status
     if (journey.Status !== from) return { ok: false, reason: "conflict" };
     const at = formatDateTime(now);
     const index = to === "Enabled" ? indexPut(userId, journey) : indexDelete(userId, journey);
+    const key = keys.journey(userId, journeyId);
+    // Enabling records a resume job for the cursors a disable parked (ENGINE §5.4).
+    const job = to === "Enabled" ? jobUpdate(item, key, "Resume", { UserID: userId, JourneyID: journeyId }, Math.floor(now.getTime() / 1000)) : undefined;
     try {
       await ddb().send(
         new TransactWriteCommand({
@@ -225,12 +232,13 @@ export async function changeStatus(userId: number, journeyId: number, to: Status
             {
               Update: {
                 TableName: tableName(),
-                Key: keys.journey(userId, journeyId),
-                UpdateExpression: "SET #s = :to, UpdatedAt = :at",
-                ConditionExpression: `attribute_exists(PK) AND #s = :from AND ${SAME_TRIGGER}`,
-                ExpressionAttributeNames: { "#s": "Status", "#t": "Trigger" },
+                Key: key,
+                UpdateExpression: `SET #s = :to, UpdatedAt = :at${job ? `, ${job.set}` : ""}`,
+                ConditionExpression: `attribute_exists(PK) AND #s = :from AND ${SAME_TRIGGER}${job ? ` AND ${job.condition}` : ""}`,
+                ExpressionAttributeNames: { "#s": "Status", "#t": "Trigger", ...(job?.names ?? {}) },
                 ExpressionAttributeValues: {
                   ":to": to, ":from": from, ":at": at, ":trigger": journey.Trigger, ":tp": journey.TriggerParameters,
+                  ...(job?.values ?? {}),
                 },
               },
             },
@@ -238,6 +246,7 @@ export async function changeStatus(userId: number, journeyId: number, to: Status
           ],
         }),
       );
+      if (job) await startJob(key, job.entry.Id);
       return { ok: true, journey: { ...journey, Status: to, UpdatedAt: at } };
     } catch (err) {
       // Someone moved the journey between the read and the write: read again and decide.
@@ -267,6 +276,10 @@ export async function deleteJourney(userId: number, journeyId: number): Promise<
 /** One journey's delete transaction; false when the journey changed (or went) since it was read. */
 async function deleteWithIndex(userId: number, journey: Journey): Promise<boolean> {
   const index = journey.Status === "Enabled" ? indexDelete(userId, journey) : undefined;
+  // The deletion marker carries the purge job that ends the journey's live cursors (ENGINE §5.4).
+  const marker = keys.journeyTombstone(userId, journey.JourneyID);
+  const now = productEpoch();
+  const { entry, index: due } = jobEntry(marker, "Purge", { UserID: userId, JourneyID: journey.JourneyID }, now);
   try {
     await ddb().send(
       new TransactWriteCommand({
@@ -281,13 +294,29 @@ async function deleteWithIndex(userId: number, journey: Journey): Promise<boolea
             },
           },
           ...(index ? [index] : []),
+          { Put: { TableName: tableName(), Item: { ...marker, ...due, UserID: userId, JourneyID: journey.JourneyID, Version: 1, Outbox: { [entry.Id]: entry } } } },
         ],
       }),
     );
-    return true;
   } catch (err) {
     if (isAwsError(err, "TransactionCanceledException")) return false;
     throw err;
+  }
+  await startJob(marker, entry.Id);
+  return true;
+}
+
+/**
+ * Hands a job recorded in a write to the steps queue. Without a steps queue (tools,
+ * the export worker) the entry waits in the due index for the sweeper.
+ */
+async function startJob(key: Key, entryId: string): Promise<void> {
+  if (!process.env["STEPS_QUEUE_URL"]) return;
+  try {
+    await sendToSteps({ Kind: "Job", Key: key, EntryId: entryId });
+  } catch (err) {
+    // The entry stays indexed; the sweeper's recovery pass starts the job.
+    logger().warn("job hand-off failed; left to recovery", { error: (err as Error).name });
   }
 }
 

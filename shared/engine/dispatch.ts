@@ -5,6 +5,7 @@ import { enrolFromSignal } from "./enrol.js";
 import type { StepsQueueMessage } from "./model.js";
 import { deliverOutbox } from "./outbox.js";
 import { handleStep } from "./runner.js";
+import { runJob } from "./jobs.js";
 import { getConsistent } from "./store.js";
 
 /**
@@ -41,8 +42,9 @@ export async function dispatch(message: StepsQueueMessage): Promise<void> {
       await deliverOutbox(message.Key, item, productEpoch());
       return;
     }
-    case "Drain":
     case "Job":
+      return runJob(message.Key, message.EntryId);
+    case "Drain":
       logger().warn("steps message kind not handled yet", { kind: message.Kind });
       return;
   }

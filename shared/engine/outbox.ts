@@ -119,8 +119,10 @@ export async function clearDelivered(key: Key, item: Item, ids: ReadonlySet<stri
 async function clearEntries(key: Key, item: Item, ids: ReadonlySet<string>, now: number): Promise<boolean> {
   const present = Object.keys((item["Outbox"] ?? {}) as Outbox).filter((id) => ids.has(id));
   if (present.length === 0) return true;
+  // Items without a Version (a journey item) are cleared on the entries alone.
+  const versioned = typeof item["Version"] === "number";
   const names: Record<string, string> = { "#ob": "Outbox", "#v": "Version" };
-  const values: Record<string, unknown> = { ":v": item["Version"] };
+  const values: Record<string, unknown> = versioned ? { ":v": item["Version"] } : {};
   const remove = present.map((id, i) => {
     names[`#e${i}`] = id;
     return `#ob.#e${i}`;
@@ -150,9 +152,9 @@ async function clearEntries(key: Key, item: Item, ids: ReadonlySet<string>, now:
         TableName: tableName(),
         Key: key,
         UpdateExpression: `${set.length ? `SET ${set.join(", ")} ` : ""}REMOVE ${remove.join(", ")}`,
-        ConditionExpression: "#v = :v",
+        ConditionExpression: versioned ? "#v = :v" : "attribute_not_exists(#v)",
         ExpressionAttributeNames: names,
-        ExpressionAttributeValues: values,
+        ...(Object.keys(values).length ? { ExpressionAttributeValues: values } : {}),
       }),
     );
     return true;

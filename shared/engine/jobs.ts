@@ -1,0 +1,185 @@
+import { DeleteCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { randomUUID } from "node:crypto";
+import { ddb, tableName } from "../aws.js";
+import { isAwsError } from "../errors.js";
+import { JOURNEY_INDEX, keys, type Key } from "../keys.js";
+import { logger } from "../observability.js";
+import { batchPut, type Item } from "../domain/owned.js";
+import { productEpoch } from "../clock.js";
+import { dueFields } from "./due.js";
+import { cursorKey, cursorOf, cursorWrite, sendsOwnMessage } from "./cursor.js";
+import { endItems } from "./fanout.js";
+import type { Cursor, OutboxEntry } from "./model.js";
+import { clearDelivered, deliverOutbox, sendToSteps } from "./outbox.js";
+import { stepMessage } from "./runner.js";
+import { getConsistent, loadJourney, Tx } from "./store.js";
+import { waitWindow, windowDueAt } from "./window.js";
+
+/**
+ * Jobs (ENGINE §5.4–§5.5): long work recorded in an item's outbox in the same write
+ * as the change that needs it, and cleared by the job itself when done.
+ * - `Resume` (journey item, written by enable): re-activates the journey's Paused cursors.
+ * - `Purge` (deletion marker, written by delete): ends the deleted journey's live cursors.
+ * - `Redirects` (journey item, written by a tree edit that deletes actions): copies each
+ *   deleted action's redirect into its own immutable item.
+ * Resume and Purge find cursors through `JourneyIndex`, which lags the table, so
+ * they repeat until a pass that starts 60 s or more after the job began finds nothing.
+ */
+export const JOB_SETTLE_SECONDS = 60;
+
+/** How long a job waits between its passes: the sweep period locally, 15 s deployed. */
+function recheckSeconds(): number {
+  const local = Number(process.env["LOCAL_SWEEP_MS"] ?? 0);
+  return local > 0 ? Math.max(1, Math.ceil(local / 1000)) : 15;
+}
+
+/** Re-checks pending locally, which `/_local/engine` leaves out of Idle (ENGINE §5.4, §9). */
+let pendingRechecks = 0;
+export const localRechecksPending = (): number => pendingRechecks;
+
+/** The outbox entry that starts a job, and the index attributes of the item holding it. */
+export function jobEntry(key: Key, job: "Resume" | "Purge" | "Redirects", params: Record<string, unknown>, now: number): { entry: OutboxEntry; index: Record<string, unknown> } {
+  const entry: OutboxEntry = { Id: `job-${job.toLowerCase()}-${now}-${randomUUID().slice(0, 8)}`, At: now, Kind: "Job", Job: job, Params: params };
+  return { entry, index: dueFields(key, now, "Outbox", true, now) };
+}
+
+/**
+ * The update parts that record a job on an item read as `item`: the entry goes into
+ * its existing Outbox map, or starts one (the condition pins which, so a racing
+ * writer makes the caller read again). Names and values use the `#j`/`:j` prefix.
+ */
+export function jobUpdate(item: Item, key: Key, job: "Resume" | "Purge" | "Redirects", params: Record<string, unknown>, now: number) {
+  const { entry, index } = jobEntry(key, job, params, now);
+  const hasOutbox = typeof item["Outbox"] === "object" && item["Outbox"] !== null;
+  const names: Record<string, string> = { "#job": "Outbox", "#jid": entry.Id, "#jpk": "DuePK", "#jsk": "DueSK", "#jk": "Kind", "#jq": "Queued" };
+  const values: Record<string, unknown> = {
+    ":jentry": hasOutbox ? entry : { [entry.Id]: entry },
+    ":jpk": index["DuePK"],
+    ":jsk": index["DueSK"],
+    ":jk": index["Kind"],
+    ":jq": index["Queued"],
+  };
+  return {
+    entry,
+    set: `${hasOutbox ? "#job.#jid" : "#job"} = :jentry, #jpk = :jpk, #jsk = :jsk, #jk = :jk, #jq = :jq`,
+    condition: hasOutbox ? "attribute_exists(#job)" : "attribute_not_exists(#job)",
+    names: hasOutbox ? names : Object.fromEntries(Object.entries(names).filter(([k]) => k !== "#jid")),
+    values,
+  };
+}
+
+async function journeyCursors(userId: number, journeyId: number): Promise<Item[]> {
+  const items: Item[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const out = await ddb().send(
+      new QueryCommand({
+        TableName: tableName(),
+        IndexName: JOURNEY_INDEX.name,
+        KeyConditionExpression: "JourneyKey = :k",
+        ExpressionAttributeValues: { ":k": keys.journeyIndexKey(userId, journeyId) },
+        ExclusiveStartKey: start,
+      }),
+    );
+    items.push(...(out.Items ?? []));
+    start = out.LastEvaluatedKey;
+  } while (start);
+  return items;
+}
+
+/** When a resumed cursor is due: the later of its DueAt and now, with a started Wait's window applied again. */
+async function resumeDue(c: Cursor, now: number): Promise<number> {
+  const base = Math.max(c.DueAt, now);
+  if (!c.Started) return base;
+  const loaded = await loadJourney(c.UserID, c.JourneyID);
+  const action = loaded?.tree.get(c.ActionID);
+  if (action?.Action !== "Wait") return base;
+  const window = waitWindow(action.ActionParameters);
+  return window ? windowDueAt(base, window) : base;
+}
+
+/** One resume pass; returns how many cursors it re-activated. */
+async function resumePass(userId: number, journeyId: number, now: number): Promise<number> {
+  let resumed = 0;
+  for (const entry of await journeyCursors(userId, journeyId)) {
+    if (entry["State"] !== "Paused") continue;
+    const item = await getConsistent({ PK: String(entry["PK"]), SK: String(entry["SK"]) });
+    if (!item || item["State"] !== "Paused") continue;
+    const c = cursorOf(item);
+    const read = c.Version;
+    c.State = "Active";
+    c.DueAt = await resumeDue(c, now);
+    const tx = new Tx();
+    tx.set(cursorKey(c), cursorWrite(c, read, now, { queued: sendsOwnMessage(c.DueAt, now) }));
+    try {
+      await tx.commit();
+    } catch (err) {
+      if (isAwsError(err, "TransactionCanceledException")) continue;
+      throw err;
+    }
+    resumed += 1;
+    if (sendsOwnMessage(c.DueAt, now)) await sendToSteps(stepMessage(c), Math.max(0, c.DueAt - now));
+  }
+  return resumed;
+}
+
+/** One purge pass; returns how many cursors it ended. */
+async function purgePass(userId: number, journeyId: number, now: number): Promise<number> {
+  let ended = 0;
+  for (const entry of await journeyCursors(userId, journeyId)) {
+    const item = await getConsistent({ PK: String(entry["PK"]), SK: String(entry["SK"]) });
+    if (!item || (item["State"] !== "Active" && item["State"] !== "Paused")) continue;
+    const c = cursorOf(item);
+    try {
+      await endItems(c, "JourneyDeleted", now).commit();
+    } catch (err) {
+      if (isAwsError(err, "TransactionCanceledException")) continue;
+      throw err;
+    }
+    ended += 1;
+    await deliverOutbox(cursorKey(c), { ...c, Queued: true }, now);
+  }
+  return ended;
+}
+
+/** Runs the job `entryId` of the item at `key` (a Job message, or recovery). */
+export async function runJob(key: Key, entryId: string | undefined): Promise<void> {
+  if (entryId?.startsWith("recheck:")) pendingRechecks = Math.max(0, pendingRechecks - 1);
+  const id = entryId?.replace(/^recheck:/, "");
+  const item = await getConsistent(key);
+  const entry = id ? ((item?.["Outbox"] ?? {}) as Record<string, OutboxEntry>)[id] : undefined;
+  if (!item || !entry || entry.Kind !== "Job") return;
+  const now = productEpoch();
+  const userId = Number(entry.Params["UserID"]);
+  const journeyId = Number(entry.Params["JourneyID"]);
+  let done = true;
+  switch (entry.Job) {
+    case "Resume": {
+      // Disabled again: the next enable records its own job.
+      if (item["Status"] !== "Enabled") break;
+      const resumed = await resumePass(userId, journeyId, now);
+      done = resumed === 0 && now >= entry.At + JOB_SETTLE_SECONDS;
+      break;
+    }
+    case "Purge": {
+      const ended = await purgePass(userId, journeyId, now);
+      done = ended === 0 && now >= entry.At + JOB_SETTLE_SECONDS;
+      break;
+    }
+    case "Redirects": {
+      const pairs = (entry.Params["Redirects"] as [number, number][] | undefined) ?? [];
+      await batchPut(pairs.map(([from, to]) => ({ ...keys.redirect(userId, journeyId, from), Target: to })));
+      break;
+    }
+    default:
+      logger().warn("unknown job dropped", { job: entry.Job });
+  }
+  if (done) {
+    // A deletion marker has no other use: the purge removes it (§5.4).
+    if (entry.Job === "Purge") await ddb().send(new DeleteCommand({ TableName: tableName(), Key: key }));
+    else await clearDelivered(key, item, new Set([entry.Id]), now);
+    return;
+  }
+  pendingRechecks += 1;
+  await sendToSteps({ Kind: "Job", Key: key, EntryId: `recheck:${entry.Id}` }, recheckSeconds());
+}
