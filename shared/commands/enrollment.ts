@@ -4,6 +4,7 @@ import { defineCommand, userOf } from "../command.js";
 import { CommandError, notFound } from "../errors.js";
 import { applyEvents, type EventType } from "../domain/ingest.js";
 import { getJourneys, listJourneys, type Journey } from "../domain/journeys.js";
+import { getSubscriber } from "../domain/subscribers.js";
 import { getOwned, queryByPrefix } from "../domain/owned.js";
 import { keys } from "../keys.js";
 import { formatDateTime } from "../time.js";
@@ -40,7 +41,7 @@ const ENROLL_ERRORS = [new CommandError(7, "Journey not found", "notFound"), ...
 /** The subscriber must be on the list, both the caller's (8, 9: HTTP 404, CONTRACT §11). */
 async function subscriberOnList(userId: number, listId: number, subscriberId: number): Promise<string> {
   if (!(await getOwned("list", userId, listId))) throw notFound(8, "List not found");
-  const subscriber = await getOwned("subscriber", userId, subscriberId);
+  const subscriber = await getSubscriber(userId, subscriberId);
   if (!subscriber || subscriber["ListID"] !== listId) throw notFound(9, "Subscriber not found");
   return String(subscriber["EmailAddress"]);
 }
