@@ -168,3 +168,15 @@ export function parseField<T>(schema: z.ZodMiniType<T, unknown>, value: unknown)
 }
 
 export { field, fail };
+
+/**
+ * An object-level check that one of several optional parameters is given. It runs
+ * even when other fields failed (a failed field is not `undefined`, so it counts as
+ * given), which puts its code in its place among the ascending validation codes.
+ */
+export const oneOf = (names: readonly string[], [code, message]: Coded) =>
+  z.refine((v: unknown) => names.some((n) => (v as Record<string, unknown>)[n] !== undefined), {
+    when: () => true,
+    message,
+    params: { code },
+  } as Parameters<typeof z.refine>[1]);

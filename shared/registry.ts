@@ -9,6 +9,7 @@ import { healthCommands } from "./commands/health.js";
 import { journeyCommands } from "./commands/journeys.js";
 import { referenceCommands } from "./commands/reference.js";
 import { statsCommands } from "./commands/stats.js";
+import { subscriberCommands } from "./commands/subscribers.js";
 
 /**
  * The command registry: the spine of the service. The CDK stack reads it for the
@@ -21,6 +22,7 @@ export const commands: readonly CommandDef[] = [
   ...authCommands,
   ...adminCommands,
   ...referenceCommands,
+  ...subscriberCommands,
   ...journeyCommands,
   ...cloneCommands,
   ...actionCommands,

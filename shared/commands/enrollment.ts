@@ -4,7 +4,8 @@ import { defineCommand, userOf } from "../command.js";
 import { CommandError, notFound } from "../errors.js";
 import { applyEvents, type EventType, type IngestEvent } from "../domain/ingest.js";
 import { getJourneys, listJourneys } from "../domain/journeys.js";
-import { batchGet, getOwned, keyId, queryByPrefix } from "../domain/owned.js";
+import { getSubscriber } from "../domain/subscribers.js";
+import { getOwned, queryByPrefix } from "../domain/owned.js";
 import { admitNow, type SkipReason } from "../engine/enrol.js";
 import { endEnrolment, liveCursorsOf } from "../engine/fanout.js";
 import { engineEvent } from "../engine/runner.js";
@@ -44,7 +45,7 @@ const ENROLL_ERRORS = [new CommandError(7, "Journey not found", "notFound"), ...
 /** The subscriber must be on the list, both the caller's (8, 9: HTTP 404, CONTRACT §11). */
 async function subscriberOnList(userId: number, listId: number, subscriberId: number): Promise<string> {
   if (!(await getOwned("list", userId, listId))) throw notFound(8, "List not found");
-  const subscriber = (await batchGet([keys.subscriber(userId, subscriberId)])).get(keyId(keys.subscriber(userId, subscriberId)));
+  const subscriber = await getSubscriber(userId, subscriberId);
   if (!subscriber || subscriber["ListID"] !== listId) throw notFound(9, "Subscriber not found");
   return String(subscriber["EmailAddress"]);
 }

@@ -1,10 +1,8 @@
 import * as z from "zod/mini";
 import { defineCommand, userOf } from "../command.js";
 import { CommandError, notFound } from "../errors.js";
-import { isEmailAddress } from "../domain/email-address.js";
 import { createOwned, getOwned, listOwned, type Item } from "../domain/owned.js";
 import { createEmail, deleteEmail, emailHeads, getEmail } from "../domain/emails.js";
-import { createSubscriber } from "../domain/subscribers.js";
 import { keys } from "../keys.js";
 import { field, fail, isAbsent, optionalId, optionalText, requiredId, requiredText, type Coded } from "../params.js";
 
@@ -195,27 +193,6 @@ export const tagsGet = defineCommand({
   },
 });
 
-export const subscriberCreate = defineCommand({
-  name: "subscriber.create",
-  summary: "Subscribe an email address to a list (idempotent per list and address)",
-  route: { method: "POST", path: "/api/v1/subscriber" },
-  group: "reference",
-  scope: "user",
-  params: z.object({
-    ListID: id("ListID"),
-    EmailAddress: field({ type: "string", required: true }, (v, ctx) => {
-      if (isAbsent(v)) return fail(ctx, v, missing("EmailAddress"));
-      return isEmailAddress(v) ? v : fail(ctx, v, invalid("EmailAddress"));
-    }),
-  }),
-  async run(p, ctx) {
-    const { userId } = userOf(ctx);
-    await requireList(userId, p.ListID, "ListID");
-    const subscriberId = await createSubscriber(userId, p.ListID, p.EmailAddress);
-    return { ErrorCode: 0, SubscriberID: subscriberId };
-  },
-});
-
 export const referenceCommands = [
   listCreate,
   listsGet,
@@ -227,5 +204,4 @@ export const referenceCommands = [
   customFieldsGet,
   tagCreate,
   tagsGet,
-  subscriberCreate,
 ];

@@ -7,6 +7,7 @@ import { epochSeconds } from "../time.js";
 import { ispOf } from "./email-address.js";
 import { batchGet, keyId, type Item } from "./owned.js";
 import { sha256Hex } from "./secrets.js";
+import { strongerSuppression, type SuppressedBy } from "./subscribers.js";
 import type { EmailActionKey } from "./stats.js";
 
 /**
@@ -83,14 +84,36 @@ const laneOf = (e: IngestEvent) => `${e.JourneyID}#${e.SubscriberID}`;
 const suppresses = (e: IngestEvent) =>
   e.Type === "Unsubscribed" || e.Type === "SpamComplaint" || (e.Type === "Bounced" && e.BounceType === "Hard");
 
+/** Events that change the subscriber item (ENGINE §3.1): its revenue, bounce type or suppression. */
+const touchesSubscriber = (e: IngestEvent) => suppresses(e) || e.Type === "Bounced" || (e.Type === "Converted" && e.Amount > 0);
+
 /** The state items an event reads and may change. */
 function stateKeys(userId: number, e: IngestEvent): Key[] {
   const out: Key[] = [];
   if (e.ActionID !== undefined) out.push(keys.emailState(userId, e.SubscriberID, e.ActionID));
   else out.push(keys.enrollment(userId, e.JourneyID, e.SubscriberID));
   if (suppresses(e)) out.push(keys.suppression(userId, e.SubscriberID));
-  if (e.Type === "Converted" && e.Amount > 0) out.push(keys.owned("subscriber", userId, e.SubscriberID));
+  if (touchesSubscriber(e)) out.push(keys.subscriber(userId, e.SubscriberID));
   return out;
+}
+
+/**
+ * What an accepted event changes on the subscriber item (ENGINE §3.1): Hard never
+ * downgrades, and a suppression reason never replaces a stronger one. Only the
+ * attributes that really change; none when the SubscriberID is no subscriber of
+ * the caller (the item's key holds the UserID, so another user's is absent too).
+ */
+function subscriberChanges(sub: Item, e: IngestEvent): Record<string, unknown> {
+  const set: Record<string, unknown> = {};
+  if (e.Type === "Converted" && e.Amount > 0) set["Revenue"] = Number(sub["Revenue"] ?? 0) + e.Amount;
+  if (e.Type === "Bounced") {
+    const bounce = e.BounceType === "Hard" ? "Hard" : sub["BounceType"] === "Hard" ? "Hard" : "Soft";
+    if (sub["BounceType"] !== bounce) set["BounceType"] = bounce;
+  }
+  const reason: SuppressedBy | undefined =
+    e.Type === "SpamComplaint" ? "SpamComplaint" : e.Type === "Unsubscribed" ? "Unsubscribed" : e.Type === "Bounced" && e.BounceType === "Hard" ? "HardBounce" : undefined;
+  if (reason && strongerSuppression(sub["SuppressedBy"], reason)) set["SuppressedBy"] = reason;
+  return set;
 }
 
 /** What the transaction does to one state item: attributes to set, and the condition that the read still holds. */
@@ -101,10 +124,11 @@ interface StateWrite {
    * "versioned": `V` must be as read and goes up by one (enrolment entries, whose
    * Active flag goes both ways); "firsts": each first-flag this write sets must still
    * be absent (flags are never unset, so nothing else about an email state can go
-   * stale, and a Sent racing a Delivered needs no guard at all); "revenue": `Revenue`
-   * must be as read; "none": idempotent SET.
+   * stale, and a Sent racing a Delivered needs no guard at all); "subscriber": the
+   * subscriber item's `Version` must be as read and goes up by one (ENGINE §5.5:
+   * commands write it too); "none": idempotent SET.
    */
-  guard: "versioned" | "firsts" | "revenue" | "none";
+  guard: "versioned" | "firsts" | "subscriber" | "none";
   /** "firsts": the unique kinds whose first this write records. */
   firsts?: string[];
   before: Item | undefined;
@@ -215,15 +239,14 @@ function plan(userId: number, events: IngestEvent[], states: States): Plan {
         const sk = keys.suppression(userId, e.SubscriberID);
         if (read(sk)?.["Suppressed"] !== true) change(sk, "none", { ...(read(sk) ?? {}), Suppressed: true }, { Suppressed: true });
       }
-      if (e.Type === "Converted" && e.Amount > 0) {
-        // A subscriber's lifetime revenue (the engine's RevenueHit reads Before and After):
-        // written only on the value read, so no concurrent conversion is lost.
-        const subKey = keys.owned("subscriber", userId, e.SubscriberID);
+      if (touchesSubscriber(e)) {
+        // The subscriber item: lifetime revenue (the engine's RevenueHit reads Before and
+        // After), bounce type and suppression. Written only on the Version read, so no
+        // concurrent conversion or command change is lost.
+        const subKey = keys.subscriber(userId, e.SubscriberID);
         const sub = read(subKey);
-        if (sub) {
-          const revenue = Number(sub["Revenue"] ?? 0) + e.Amount;
-          change(subKey, "revenue", { ...sub, Revenue: revenue }, { Revenue: revenue });
-        }
+        const set = sub ? subscriberChanges(sub, e) : {};
+        if (sub && Object.keys(set).length > 0) change(subKey, "subscriber", { ...sub, ...set }, set);
       }
       continue;
     }
@@ -321,12 +344,14 @@ function transaction(userId: number, p: Plan, now: Date): { items: Tx[]; roles: 
       const flags = w.firsts ?? [];
       const names = Object.fromEntries(flags.map((f, i) => [`#f${i}`, f]));
       items.push(updateItem(w.key, w.set, {}, flags.map((_, i) => `attribute_not_exists(#f${i})`).join(" AND ") || undefined, {}, names));
-    } else if (w.guard === "revenue") {
-      const before = w.before?.["Revenue"];
+    } else if (w.guard === "subscriber") {
+      const v = w.before?.["Version"];
+      // Not "#v": updateItem maps that placeholder to the enrolment entries' `V`.
+      const names = { "#sver": "Version" };
       items.push(
-        typeof before === "number"
-          ? updateItem(w.key, w.set, {}, "Revenue = :before", { ":before": before })
-          : updateItem(w.key, w.set, {}, "attribute_exists(PK) AND attribute_not_exists(Revenue)"),
+        typeof v === "number"
+          ? updateItem(w.key, { ...w.set, Version: v + 1 }, {}, "#sver = :sver", { ":sver": v }, names)
+          : updateItem(w.key, { ...w.set, Version: 1 }, {}, "attribute_exists(PK) AND attribute_not_exists(#sver)", {}, names),
       );
     } else {
       items.push(updateItem(w.key, w.set, {}));
@@ -366,7 +391,10 @@ async function applyChunk(userId: number, events: IngestEvent[], states: States,
       // The token makes the SDK's own retry of a commit that did land (a lost answer)
       // a no-op, instead of a cancellation that would call every event a duplicate.
       await ddb().send(new TransactWriteCommand({ TransactItems: items, ClientRequestToken: randomUUID() }));
-      for (const [id, w] of p.states) states.set(id, { ...w.after, ...(w.guard === "versioned" ? { V: Number(w.before?.["V"] ?? 0) + 1 } : {}) });
+      for (const [id, w] of p.states) {
+        const moved = w.guard === "versioned" ? { V: Number(w.before?.["V"] ?? 0) + 1 } : w.guard === "subscriber" ? { Version: Number(w.before?.["Version"] ?? 0) + 1 } : {};
+        states.set(id, { ...w.after, ...moved });
+      }
       return pending;
     } catch (err) {
       if (!isAwsError(err, "TransactionCanceledException")) throw err;

@@ -129,6 +129,17 @@ describe("the OpenAPI document against live answers", () => {
     await ok("POST", "/api/v1/customfield", { body: { SubscriberListID: list, FieldName: "City" } });
     await ok("POST", "/api/v1/subscriber.tags", { body: { ListID: list, TagName: "vip" } });
     const subscriber = (await ok("POST", "/api/v1/subscriber", { body: { ListID: list, EmailAddress: "shape@example.com" } }))["SubscriberID"];
+    const tagId = (await ok("POST", "/api/v1/subscriber.tags", { body: { ListID: list, TagName: "shape" } }))["TagID"];
+    const sub = { SubscriberListID: list, SubscriberID: subscriber };
+    await ok("POST", "/api/v1/subscriber.tag", { body: { ...sub, TagID: tagId } });
+    await ok("PATCH", "/api/v1/subscriber", { body: { ...sub, PhoneNumber: "+14155550123" } });
+    await ok("GET", "/api/v1/subscriber", { query: { ListID: list, SubscriberID: subscriber } });
+    await ok("GET", "/api/v1/subscriber.activity", { query: sub });
+    await ok("POST", "/api/v1/subscriber.untag", { body: { ...sub, TagID: tagId } });
+    await ok("POST", "/api/v1/subscriber.unsubscribe", { body: { ListID: list, SubscriberID: subscriber } });
+    expect((await check("POST", "/api/v1/subscriber.unsubscribe", { body: { ListID: list, SubscriberID: subscriber }, headers: auth })).status).toBe(409);
+    const unknown = await check("PATCH", "/api/v1/subscriber", { body: { ...sub, Fields: { 999999: "x" } }, headers: auth });
+    expect([unknown.status, unknown.body?.["ErrorCustomFieldIDs"]]).toEqual([422, ["999999"]]);
     for (const path of ["/api/v1/lists", "/api/v1/emails", "/api/v1/customfields", "/api/v1/subscriber.tags", "/api/v1/journey.sendemailactions"]) await ok("GET", path, {});
     await ok("GET", "/api/v1/email", { query: { EmailID: email } });
     const j = (await ok("POST", "/api/v1/journey", { body: { Name: "Shapes", Trigger: "ListSubscription", Trigger_ListID: list } }))["JourneyID"];

@@ -193,7 +193,7 @@ describe("ingest core: chunked transactions", () => {
 describe("ingest core: a subscriber's lifetime revenue", () => {
   it("adds every accepted conversion exactly once, even from racing batches", async () => {
     const d = await domain();
-    const { getOwned } = await import("../../shared/domain/owned.js");
+    const { getSubscriber } = await import("../../shared/domain/subscribers.js");
     const { user, journeyId, actionIds } = await hotJourney();
     const list = Number((await user.post("/api/v1/list", { SubscriberListName: "L" })).body["ListID"]);
     const sub = Number((await user.post("/api/v1/subscriber", { ListID: list, EmailAddress: "buyer@gmail.com" })).body["SubscriberID"]);
@@ -205,7 +205,7 @@ describe("ingest core: a subscriber's lifetime revenue", () => {
     const a = [conversion("rev-1", actionIds[0]!, 1000), conversion("rev-2", actionIds[1]!, 250), conversion("rev-shared", actionIds[0]!, 7)];
     const b = [conversion("rev-3", actionIds[0]!, 40), conversion("rev-shared", actionIds[0]!, 7), conversion("rev-4", actionIds[1]!, 3)];
     await Promise.all([d.ingestEvents(user.userId, a), d.ingestEvents(user.userId, b)]);
-    expect((await getOwned("subscriber", user.userId, sub))?.["Revenue"]).toBe(1000 + 250 + 7 + 40 + 3);
+    expect((await getSubscriber(user.userId, sub))?.["Revenue"]).toBe(1000 + 250 + 7 + 40 + 3);
     // Revenue counts every conversion, ConversionCount only the first per action.
     const { all } = await lifetime(user, journeyId);
     expect(all).toMatchObject({ ConversionCount: 2, TotalRevenue: 13 });
