@@ -9,6 +9,7 @@ import { DUE_INDEX } from "../../shared/keys.js";
 import { dueOfSk, dueShards } from "../../shared/engine/due.js";
 import { armFault, clearFaults, FAULT_POINTS, type FaultPoint } from "../../shared/engine/faults.js";
 import { hand, recover, RECOVERY_LAG_MINUTES, writeMark } from "../../shared/engine/sweeper.js";
+import { localRechecksPending } from "../../shared/engine/jobs.js";
 import type { Item } from "../../shared/domain/owned.js";
 import { formatDateTime, parseDateTime } from "../../shared/time.js";
 
@@ -171,6 +172,8 @@ export function engineRoutes(opts: EngineRoutesOptions) {
       ]);
       const now = productEpoch();
       const dueNow = (await allDueEntries()).filter((e) => dueOfSk(String(e["DueSK"])) <= now).length;
+      // A resume or purge job's periodic re-checks are delayed messages that do not count against Idle (§5.4).
+      steps.delayed = Math.max(0, steps.delayed - localRechecksPending());
       const busy = [steps, events, ses].some((q) => q.visible + q.inFlight + q.delayed > 0);
       return (
         json(res, 200, {

@@ -37,6 +37,16 @@ async function treesOf(userId: number, journeys: Journey[]): Promise<Map<number,
 
 const newestFirst = (a: Cursor, b: Cursor) => b.EnrolledAt - a.EnrolledAt || (a.EntryID < b.EntryID ? 1 : a.EntryID > b.EntryID ? -1 : 0);
 
+/**
+ * CurrentStep and TotalSteps of a live enrolment (§3.2). TotalSteps never reads below
+ * CurrentStep: a cursor parked in an action since unpublished or deleted still is on
+ * a step of its own.
+ */
+function inProgress(tree: JourneyTree, passed: number, actionId: number) {
+  const p = progress(tree, passed, actionId, false);
+  return { CurrentStep: p.CurrentStep, TotalSteps: Math.max(p.TotalSteps, p.CurrentStep) };
+}
+
 /** subscriber.get's SubscriberJourneys: enrolments in progress, and those ended in the last 30 days. */
 export async function subscriberJourneys(userId: number, subscriberId: number, now: Date) {
   const { cursors, journeys } = await cursorsOf(userId, subscriberId);
@@ -57,7 +67,7 @@ export async function subscriberJourneys(userId: number, subscriberId: number, n
       // Parked in a started Wait, Debug sleep, SMS window or throttled send: the time it wakes.
       SnoozedUntil: c.Started ? at(c.DueAt) : null,
       EnrolledAt: at(c.EnrolledAt),
-      ...progress(new JourneyTree(trees.get(c.JourneyID) ?? []), Number(c.Passed ?? 0), c.ActionID, false),
+      ...inProgress(new JourneyTree(trees.get(c.JourneyID) ?? []), Number(c.Passed ?? 0), c.ActionID),
     })),
     Completed: ended.map((c) => ({
       JourneyID: c.JourneyID,

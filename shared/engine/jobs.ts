@@ -1,4 +1,4 @@
-import { DeleteCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { DeleteCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { randomUUID } from "node:crypto";
 import { ddb, tableName } from "../aws.js";
 import { isAwsError } from "../errors.js";
@@ -180,6 +180,22 @@ export async function runJob(key: Key, entryId: string | undefined): Promise<voi
     else await clearDelivered(key, item, new Set([entry.Id]), now);
     return;
   }
+  // The item stays indexed past the settling time, as a safety net for a lost re-check
+  // message; until then the re-checks travel as delayed messages.
+  const due = Math.max(now, entry.At + JOB_SETTLE_SECONDS) + recheckSeconds();
+  const index = dueFields(key, due, "Outbox", true, now);
+  await ddb().send(
+    new UpdateCommand({
+      TableName: tableName(),
+      Key: key,
+      UpdateExpression: "SET DuePK = :pk, DueSK = :sk, Queued = :q",
+      ConditionExpression: "attribute_exists(Outbox.#id)",
+      ExpressionAttributeNames: { "#id": entry.Id },
+      ExpressionAttributeValues: { ":pk": index["DuePK"], ":sk": index["DueSK"], ":q": true },
+    }),
+  ).catch((err: unknown) => {
+    if (!isAwsError(err, "ConditionalCheckFailedException")) throw err;
+  });
   pendingRechecks += 1;
   await sendToSteps({ Kind: "Job", Key: key, EntryId: `recheck:${entry.Id}` }, recheckSeconds());
 }

@@ -7,6 +7,10 @@ async function setup() {
   const sub = Number((await user.post("/api/v1/subscriber", { ListID: list, EmailAddress: "sam@example.com" })).body["SubscriberID"]);
   const on = await createJourney(user, { Name: "On" });
   const off = await createJourney(user, { Name: "Off" });
+  // A day's Wait keeps an enrolment active: a journey with no published action completes at once (ENGINE §5.3).
+  for (const id of [on, off]) {
+    await user.patch("/api/v1/journey.actions", { JourneyID: id, Actions: [{ Action: "Wait", WaitUnit: "days", WaitAmount: 1, Published: true }] });
+  }
   await user.get("/api/v1/journey.enable", { JourneyID: on });
   return { user, list, sub, on, off };
 }
