@@ -10,6 +10,8 @@ import { readJourneyWithTree, replaceTree } from "../domain/journey-tree.js";
 import { keyId, type Item } from "../domain/owned.js";
 import type { StoredAction } from "../domain/tree-store.js";
 import { keys } from "../keys.js";
+import { computeRedirects } from "../engine/tree.js";
+import { jobUpdate, runJob } from "../engine/jobs.js";
 import { field, fail, flag, optionalId, requiredId, toBool, toJsonValue, toPositiveInt, type Coded } from "../params.js";
 
 /** journey.actions.update, journey.actions.published and journey.sendemailactions. */
@@ -88,7 +90,16 @@ export const actionsUpdate = defineCommand({
       const fresh = countNew(parsed.actions);
       let next = fresh > 0 ? await nextIds("Action", fresh) : 0;
       const stored = toStored(parsed.actions, () => next++);
-      const outcome = await replaceTree(userId, journey, stored, ctx.now);
+      // Cursors in a deleted action continue at its redirect (ENGINE §5.4): the edit's
+      // redirects ride in the flip's own write as a job, run before the call answers.
+      const redirects = computeRedirects(tree, stored);
+      const key = keys.journey(userId, p.JourneyID);
+      const nowEpoch = Math.floor(ctx.now.getTime() / 1000);
+      const job = redirects.size > 0
+        ? jobUpdate(item, key, "Redirects", { UserID: userId, JourneyID: p.JourneyID, Redirects: [...redirects] }, nowEpoch)
+        : undefined;
+      const outcome = await replaceTree(userId, journey, stored, ctx.now, job && { set: job.set, condition: job.condition, names: job.names, values: job.values });
+      if (outcome.ok && job) await runJob(key, job.entry.Id);
       return outcome.ok
         ? { JourneyID: String(journey.JourneyID), JourneyName: journey.JourneyName, Actions: stored.map(actionView) }
         : undefined;

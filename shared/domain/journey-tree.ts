@@ -4,7 +4,7 @@ import { keys } from "../keys.js";
 import { formatDateTime } from "../time.js";
 import { fromItem, storable, type Journey } from "./journeys.js";
 import { batchGet, type Item } from "./owned.js";
-import { chunkKeys, decodeTree, discardTreeVersion, flipTree, writeTreeVersion, type StoredAction } from "./tree-store.js";
+import { chunkKeys, decodeTree, discardTreeVersion, flipTree, writeTreeVersion, type ExtraUpdate, type StoredAction } from "./tree-store.js";
 import { logger } from "../observability.js";
 
 /** A journey with its current action tree, read in two calls (GetItem-equivalent + chunks). */
@@ -42,9 +42,10 @@ export async function replaceTree(
   journey: Journey,
   tree: StoredAction[],
   now: Date,
+  extra?: ExtraUpdate,
 ): Promise<ReplaceOutcome> {
   const written = await writeTreeVersion(userId, journey.JourneyID, tree);
-  const flipped = await flipTree(userId, journey.JourneyID, journey.Tree, written.pointer, formatDateTime(now));
+  const flipped = await flipTree(userId, journey.JourneyID, journey.Tree, written.pointer, formatDateTime(now), extra);
   if (!flipped) {
     await discardTreeVersion(userId, journey.JourneyID, written.pointer);
     return { ok: false };

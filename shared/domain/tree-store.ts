@@ -30,6 +30,14 @@ export interface StoredAction {
   OrderNo: number;
 }
 
+/** More to set on the journey item in the same conditional write as a tree flip (a job in its outbox). */
+export interface ExtraUpdate {
+  set: string;
+  condition: string;
+  names: Record<string, string>;
+  values: Record<string, unknown>;
+}
+
 export interface TreePointer {
   version: string;
   chunks: number;
@@ -115,6 +123,7 @@ export async function flipTree(
   expected: TreePointer,
   next: TreePointer,
   updatedAt: string,
+  extra?: ExtraUpdate,
 ): Promise<Item | undefined> {
   const unchanged = expected.version === "" ? "(attribute_not_exists(TreeVersion) OR TreeVersion = :old)" : "TreeVersion = :old";
   try {
@@ -122,9 +131,10 @@ export async function flipTree(
       new UpdateCommand({
         TableName: tableName(),
         Key: keys.journey(userId, journeyId),
-        UpdateExpression: "SET TreeVersion = :new, TreeChunks = :chunks, UpdatedAt = :at",
-        ConditionExpression: `attribute_exists(PK) AND ${unchanged}`,
-        ExpressionAttributeValues: { ":new": next.version, ":chunks": next.chunks, ":old": expected.version, ":at": updatedAt },
+        UpdateExpression: `SET TreeVersion = :new, TreeChunks = :chunks, UpdatedAt = :at${extra ? `, ${extra.set}` : ""}`,
+        ConditionExpression: `attribute_exists(PK) AND ${unchanged}${extra ? ` AND ${extra.condition}` : ""}`,
+        ...(extra ? { ExpressionAttributeNames: extra.names } : {}),
+        ExpressionAttributeValues: { ":new": next.version, ":chunks": next.chunks, ":old": expected.version, ":at": updatedAt, ...(extra?.values ?? {}) },
         ReturnValues: "ALL_NEW",
       }),
     );

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { tableName } from "../aws.js";
 import { isAwsError } from "../errors.js";
 import { keys, type Key } from "../keys.js";
 import type { Item } from "../domain/owned.js";
@@ -26,6 +27,8 @@ const CHAIN_ACTIONS = 25;
 const CHAIN_MS = 20_000;
 /** A moved subscriber or membership is re-read and the step decided again this often, then left to redelivery. */
 const STEP_RETRIES = 3;
+
+const REDIRECT_PENDING = -1;
 
 /** What a chain holds in memory between its writes. */
 export interface Chain {
@@ -154,21 +157,37 @@ async function sendEntries(key: Key, entries: OutboxEntry[]): Promise<void> {
   await sendOutboxEntries(key, entries);
 }
 
-/** Re-reads what a failed step relied on besides its own cursor. */
+/** Re-reads what a failed step relied on besides its own cursor: the subscriber and the journey. */
 async function reload(chain: Chain): Promise<boolean> {
   const sub = await getConsistent(keys.subscriber(chain.c.UserID, chain.c.SubscriberID));
-  if (!sub) return false;
+  const loaded = await loadJourney(chain.c.UserID, chain.c.JourneyID);
+  if (!sub || !loaded) return false;
   chain.subscriber = sub;
+  chain.loaded = loaded;
   chain.subscriberSet = {};
   chain.subscriberRemove = new Set();
   chain.extra = new Tx();
   return true;
 }
 
-/** Parks a cursor of a Disabled journey (§5.4): out of the due index, DueAt kept, until enable resumes it. */
+/**
+ * Parks a cursor of a Disabled journey (§5.4): out of the due index, DueAt kept,
+ * until enable resumes it; in one transaction with a check that the journey is
+ * still Disabled, so a park racing an enable fails, and the step goes on.
+ */
 function park(chain: Chain): void {
   chain.c.State = "Paused";
   chain.stop = true;
+  const key = keys.journey(chain.c.UserID, chain.c.JourneyID);
+  chain.extra.set(key, {
+    ConditionCheck: {
+      TableName: tableName(),
+      Key: key,
+      ConditionExpression: "#s = :disabled",
+      ExpressionAttributeNames: { "#s": "Status" },
+      ExpressionAttributeValues: { ":disabled": "Disabled" },
+    },
+  });
 }
 
 /**
@@ -186,20 +205,24 @@ export async function runChain(chain: Chain, handedForAction: boolean): Promise<
     const snapshot = structuredClone(c);
     const { journey, tree } = chain.loaded;
     chain.now = Math.max(chain.now, productEpoch());
-    if (journey.Status !== "Enabled" && !c.Steps.length && c.Source === "Bypass") {
-      // An enrolment made with BypassJourneyStatusCheck pauses at its first step until enabled (§4.3).
-      park(chain);
-    } else if (journey.Status !== "Enabled") {
+    if (journey.Status !== "Enabled") {
+      // Disabled (or enrolled with BypassJourneyStatusCheck into a Disabled journey, §4.3): park until enabled.
       park(chain);
     } else {
       if (c.Started) {
-        // The parked Wait (or Debug sleep) is over: it counts as passed, and the chain goes on.
+        // The parked Wait (or Debug sleep) is over: it counts as passed, and the chain goes on. A Wait
+        // deleted meanwhile continues at its redirect, below.
         c.Passed += 1;
-        c.ActionID = tree.next(c.ActionID);
+        if (tree.get(c.ActionID)) c.ActionID = tree.next(c.ActionID);
         c.Started = false;
         fromDue = false;
       }
       const actionId = await resolveAction(chain, c.ActionID);
+      if (actionId === REDIRECT_PENDING) {
+        // The edit that deleted the action has not copied its redirect yet: look again in 60 s (§5.4).
+        await sendToSteps(stepMessage(c), 60);
+        return;
+      }
       if (actionId === 0) {
         endCursor(chain, "Completed", "Completed");
       } else {
@@ -273,7 +296,7 @@ async function resolveAction(chain: Chain, actionId: number): Promise<number> {
     if (id === 0) return 0;
     if (tree.get(id)) return tree.resolve(id);
     const redirect = await getConsistent(keys.redirect(chain.c.UserID, chain.c.JourneyID, id));
-    if (!redirect) throw new Error(`redirect of deleted action ${id} not yet written`);
+    if (!redirect) return REDIRECT_PENDING;
     id = Number(redirect["Target"] ?? 0);
   }
   return 0;
