@@ -104,6 +104,7 @@ async function triggerJourneys(userId: number, p: { JourneyID: number[]; ListID:
     const result = await admitNow(
       { userId, subscriberId: p.SubscriberID, journeyId, signalId, at, depth: 0, source: "Command", bypass: p.BypassJourneyStatusCheck, deterministic: false },
       Math.max(at, productEpoch()),
+      false,
     );
     if (result.status === "Enrolled" || result.status === "Deferred") {
       if (result.status === "Enrolled" && result.enrolled) enrolled.push(asIngest(result.enrolled));

@@ -8,7 +8,7 @@ import { addEntry, cursorKey, cursorWrite } from "./cursor.js";
 import { triggerHolds } from "./criteria.js";
 import { newUlid, signalEntryId } from "./entry-id.js";
 import type { Cursor, Signal } from "./model.js";
-import { sendOutboxEntries } from "./outbox.js";
+import { sendOutboxEntries, sendToSteps } from "./outbox.js";
 import { engineEvent, runChain, stepMessage, type Chain } from "./runner.js";
 import { cancellationCodes, loadJourney, Tx, updateItem, versionIs, type LoadedJourney } from "./store.js";
 import { indexedJourneys } from "./trigger-index.js";
@@ -115,7 +115,7 @@ async function plan(req: AdmitRequest, now: number, known?: { subscriber?: Item 
  * first steps in this worker (the cursor is indexed as due now and `Queued`, so a
  * crash here leaves it to the sweeper's recovery pass).
  */
-export async function admitNow(req: AdmitRequest, now = productEpoch()): Promise<AdmitResult> {
+export async function admitNow(req: AdmitRequest, now = productEpoch(), inline = true): Promise<AdmitResult> {
   for (let attempt = 0; attempt < 3; attempt++) {
     const p = await plan(req, now);
     if (!("cursor" in p)) return p;
@@ -139,10 +139,15 @@ export async function admitNow(req: AdmitRequest, now = productEpoch()): Promise
       stop: false,
       now,
     };
+    const enrolled = engineEvent(p.cursor, "Enrolled", p.cursor.EnrolledAt);
+    if (!inline) {
+      // A command answers without running the journey: the first Step message follows (its step delivers the outbox).
+      await sendToSteps(stepMessage(p.cursor), 0);
+      return { status: "Enrolled", entryId: p.cursor.EntryID, enrolled };
+    }
     const entries = Object.values(p.cursor.Outbox ?? {});
     await sendOutboxEntries(cursorKey(p.cursor), entries);
     for (const e of entries) chain.delivered.add(e.Id);
-    const enrolled = engineEvent(p.cursor, "Enrolled", p.cursor.EnrolledAt);
     await runChain(chain, true);
     return { status: "Enrolled", entryId: p.cursor.EntryID, enrolled };
   }

@@ -6,7 +6,8 @@
 export const FAULT_POINTS = ["after-intent", "after-send", "after-write", "drop-handoff", "duplicate-delivery"] as const;
 export type FaultPoint = (typeof FAULT_POINTS)[number];
 
-const armed = new Map<FaultPoint, number>();
+// Process-wide (see shared/clock.ts): the local routes and the handlers may be separate module instances.
+const armed = ((globalThis as { __journeyFaults?: Map<FaultPoint, number> }).__journeyFaults ??= new Map<FaultPoint, number>());
 
 export function armFault(point: FaultPoint, times: number): void {
   armed.set(point, times);

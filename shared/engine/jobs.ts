@@ -34,8 +34,8 @@ function recheckSeconds(): number {
 }
 
 /** Re-checks pending locally, which `/_local/engine` leaves out of Idle (ENGINE §5.4, §9). */
-let pendingRechecks = 0;
-export const localRechecksPending = (): number => pendingRechecks;
+const rechecks = ((globalThis as { __journeyRechecks?: { pending: number } }).__journeyRechecks ??= { pending: 0 });
+export const localRechecksPending = (): number => rechecks.pending;
 
 /** The outbox entry that starts a job, and the index attributes of the item holding it. */
 export function jobEntry(key: Key, job: "Resume" | "Purge" | "Redirects", params: Record<string, unknown>, now: number): { entry: OutboxEntry; index: Record<string, unknown> } {
@@ -144,7 +144,7 @@ async function purgePass(userId: number, journeyId: number, now: number): Promis
 
 /** Runs the job `entryId` of the item at `key` (a Job message, or recovery). */
 export async function runJob(key: Key, entryId: string | undefined): Promise<void> {
-  if (entryId?.startsWith("recheck:")) pendingRechecks = Math.max(0, pendingRechecks - 1);
+  if (entryId?.startsWith("recheck:")) rechecks.pending = Math.max(0, rechecks.pending - 1);
   const id = entryId?.replace(/^recheck:/, "");
   const item = await getConsistent(key);
   const entry = id ? ((item?.["Outbox"] ?? {}) as Record<string, OutboxEntry>)[id] : undefined;
@@ -196,6 +196,6 @@ export async function runJob(key: Key, entryId: string | undefined): Promise<voi
   ).catch((err: unknown) => {
     if (!isAwsError(err, "ConditionalCheckFailedException")) throw err;
   });
-  pendingRechecks += 1;
+  rechecks.pending += 1;
   await sendToSteps({ Kind: "Job", Key: key, EntryId: `recheck:${entry.Id}` }, recheckSeconds());
 }
