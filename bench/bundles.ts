@@ -144,6 +144,7 @@ export async function bundle(dir: string, name: string, entry: string): Promise<
     minify: BUNDLE.minify,
     external: [...BUNDLE.externalModules],
     banner: { js: BUNDLE.banner },
+    dropLabels: [...BUNDLE.dropLabels],
     // Used for byte attribution and by the export bench, which runs the code but
     // does not time its load; the load benchmark measures the synthesized assets.
     sourcemap: false,

@@ -1,5 +1,4 @@
 import type * as z from "zod/mini";
-import type { CommandError } from "./errors.js";
 
 /**
  * A command is a plain function from typed parameters and a caller to a result.
@@ -55,7 +54,6 @@ export type ParamsSchema = z.ZodMiniObject<any>;
 
 export interface CommandDef<S extends ParamsSchema = ParamsSchema> {
   name: string;
-  summary: string;
   /** The v1 route; absent for /api.php-only commands (journeys.delete). */
   route?: { method: HttpMethod; path: string };
   group: Group;
@@ -65,18 +63,6 @@ export interface CommandDef<S extends ParamsSchema = ParamsSchema> {
   errorShape?: ErrorShape;
   /** Omit `"Success": true` from the success body (health answers `{"Status": "ok"}` exactly). */
   bareSuccess?: boolean;
-  /**
-   * The codes `run` raises beyond its parameters' own checks (records not found,
-   * conflicts, checks that need the database), for the reference at /docs. The
-   * parameters' codes come from their field schemas; these cannot, so they are
-   * declared beside the command, and the OpenAPI live test fails on an undeclared one.
-   */
-  errors?: readonly CommandError[];
-  /**
-   * Answers other than the JSON envelope that `run` can give as a RawReply (the CSV
-   * download's 302), so the OpenAPI document declares every answer.
-   */
-  rawReplies?: readonly { status: number; description: string; headers: readonly string[] }[];
   /** For unauthenticated commands: who the rate limit counts against (login counts per Username). */
   rateLimitKey?: (params: Map<string, unknown>) => string | undefined;
   run(input: z.infer<S>, ctx: CallContext): Promise<Reply>;

@@ -1,4 +1,5 @@
 import type { CommandDef } from "./command.js";
+import { docsOf } from "./command-docs.js";
 import { AUTH, CommandError, HARD, RESPONSE_TOO_LARGE } from "./errors.js";
 import { statusFor } from "./http/envelope.js";
 import { fieldDocs, type FieldDoc } from "./params.js";
@@ -78,7 +79,7 @@ function parameters(def: CommandDef): Param[] {
 export function errorCodes(def: CommandDef): ErrorRow[] {
   const row = (e: CommandError): ErrorRow => ({ code: e.code, message: e.message, status: statusFor(e, "v1") });
   const rows = parameters(def).flatMap(paramCodes);
-  for (const e of def.errors ?? []) if (!rows.some((r) => r.code === e.code && r.message === e.message)) rows.push(row(e));
+  for (const e of docsOf(def).errors ?? []) if (!rows.some((r) => r.code === e.code && r.message === e.message)) rows.push(row(e));
   if (def.scope !== "none") rows.push(row(AUTH.invalid()));
   if (def.scope === "user") rows.push(row(AUTH.expired()));
   if (def.permission) rows.push(row(AUTH.permission()));
@@ -197,7 +198,7 @@ function responses(def: CommandDef): Json {
   const out: Json = {
     "200": { description: "Success", content: { "application/json": { schema: successSchema(def) } } },
   };
-  for (const r of def.rawReplies ?? []) {
+  for (const r of docsOf(def).rawReplies ?? []) {
     out[String(r.status)] = {
       description: r.description,
       headers: Object.fromEntries(r.headers.map((h) => [h, { schema: { type: "string" } }])),
@@ -206,7 +207,7 @@ function responses(def: CommandDef): Json {
   // Each status of the command's error codes, with the codes that answer it.
   const rows = errorCodes(def);
   const statuses = new Set(rows.map((r) => r.status));
-  // Not every command lists the codes its `run` raises yet (CommandDef.errors), so any
+  // Not every command lists the codes its `run` raises yet (their DOCS: statements), so any
   // authenticated command declares the not-found and conflict statuses besides.
   if (def.scope !== "none") statuses.add(404).add(409);
   // Likewise fields that check themselves (journey.events' Events) do not all list their codes.
@@ -223,7 +224,7 @@ function responses(def: CommandDef): Json {
 }
 
 function commandIndex(commands: readonly CommandDef[]): string {
-  const rows = commands.map((c) => `| \`${c.name}\` | ${c.route ? `\`${c.route.method} ${c.route.path}\`` : "(none: /api.php only)"} | \`Command=${c.name}\` | ${c.summary.replace(/\|/g, "\\|")} |`);
+  const rows = commands.map((c) => `| \`${c.name}\` | ${c.route ? `\`${c.route.method} ${c.route.path}\`` : "(none: /api.php only)"} | \`Command=${c.name}\` | ${docsOf(c).summary.replace(/\|/g, "\\|")} |`);
   return [
     "Octeth/Oempro journey module on AWS. Every command answers on its v1 route and on the legacy `/api.php` entry point.",
     "",
@@ -245,7 +246,7 @@ export function buildOpenApi(commands: readonly CommandDef[], version: string): 
     const plain = params.map(({ doc: _d, ...p }) => p);
     const operation: Json = {
       operationId: def.name,
-      summary: def.summary,
+      summary: docsOf(def).summary,
       description: describe(def, params),
       tags: [def.group],
       security: security(def),

@@ -1,9 +1,8 @@
 import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-powertools/batch";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
-import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import middy from "@middy/core";
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
-import { logger, metrics } from "./observability.js";
+import { flushMetrics, logger } from "./observability.js";
 
 /**
  * An SQS consumer Lambda: Powertools' batch processor builds the partial batch
@@ -22,7 +21,7 @@ export function sqsWorker(
 ): (event: SQSEvent, context: Context) => Promise<SQSBatchResponse> {
   return middy<SQSEvent, SQSBatchResponse, Error, Context>()
     .use(injectLambdaContext(logger(), { resetKeys: true }))
-    .use(logMetrics(metrics()))
+    .use(flushMetrics())
     .handler((event, context) =>
       processPartialResponse(event, prepare(event), new BatchProcessor(EventType.SQS), { context, throwOnFullBatchFailure: false }),
     );

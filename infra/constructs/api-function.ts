@@ -73,6 +73,8 @@ export const BUNDLING = {
   target: BUNDLE.target,
   externalModules: [...BUNDLE.externalModules],
   banner: BUNDLE.banner,
+  // NodejsFunction has no dropLabels option; esbuild's own flag does the same.
+  esbuildArgs: { "--drop-labels": BUNDLE.dropLabels.join(",") },
   // No Docker on build machines: the local esbuild from node_modules is the bundler.
   forceDockerBundling: false,
 };

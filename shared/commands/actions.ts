@@ -1,4 +1,5 @@
 import * as z from "zod/mini";
+import { document } from "../command-docs.js";
 import { defineCommand, userOf } from "../command.js";
 import { CommandError, notFound, validation } from "../errors.js";
 import { parseActions, type ActionRef } from "../domain/actions.js";
@@ -34,7 +35,7 @@ const actionsArray = field({ type: "array", required: true, description: "Array 
 const invalidAction = (message: string) => validation(6, message);
 
 /** onCurrentTree's codes, declared for /docs: the journey is not the caller's, or other writers kept moving its tree. */
-const TREE_ERRORS = [
+const treeErrors = (): CommandError[] => [
   notFound(5, "Journey not found"),
   new CommandError(6, "Invalid action type or Journey not found: the journey kept changing, try again", "conflict"),
 ];
@@ -66,12 +67,10 @@ async function checkRefs(userId: number, refs: ActionRef[], found: Map<string, I
 
 export const actionsUpdate = defineCommand({
   name: "journey.actions.update",
-  summary: "Replace a journey's whole action tree (atomic; kept ActionIDs keep their statistics)",
   route: { method: "PATCH", path: "/api/v1/journey.actions" },
   group: "actions",
   scope: "user",
   permission: "Campaign.Create",
-  errors: [...TREE_ERRORS, invalidAction("Invalid action: the message starts with the offending path (Actions[0].EmailID …)")],
   params: z.object({ JourneyID: requiredId(MISSING_ID, INVALID_ID, "ID of the journey"), Actions: actionsArray }),
   async run(p, ctx) {
     const { userId } = userOf(ctx);
@@ -108,6 +107,10 @@ export const actionsUpdate = defineCommand({
     throw new CommandError(6, "Invalid action type or Journey not found: the journey kept changing, try again", "conflict");
   },
 });
+DOCS: document(actionsUpdate, {
+  summary: "Replace a journey's whole action tree (atomic; kept ActionIDs keep their statistics)",
+  errors: [...treeErrors(), invalidAction("Invalid action: the message starts with the offending path (Actions[0].EmailID …)")],
+});
 
 /** Reads `{actionid, published}` pairs with case-insensitive keys; any malformed entry is "Action not found". */
 function publishedChanges(entries: unknown[]): Map<number, boolean> {
@@ -132,17 +135,10 @@ function publishedChanges(entries: unknown[]): Map<number, boolean> {
 
 export const actionsPublished = defineCommand({
   name: "journey.actions.published",
-  summary: "Set the Published flag of some actions (all or nothing)",
   route: { method: "PATCH", path: "/api/v1/journey.actions.published" },
   group: "actions",
   scope: "user",
   permission: "Campaign.Create",
-  errors: [
-    ...TREE_ERRORS,
-    validation(6, "Action not found: Actions[i].ActionID (or Published is not true or false)"),
-    notFound(6, "Action not found"),
-    notFound(7, "Journey not found after update"),
-  ],
   params: z.object({ JourneyID: requiredId(MISSING_ID, INVALID_ID, "ID of the journey"), Actions: actionsArray }),
   async run(p, ctx) {
     const { userId } = userOf(ctx);
@@ -168,10 +164,18 @@ export const actionsPublished = defineCommand({
     throw new CommandError(7, "Journey not found after update", "conflict");
   },
 });
+DOCS: document(actionsPublished, {
+  summary: "Set the Published flag of some actions (all or nothing)",
+  errors: [
+    ...treeErrors(),
+    validation(6, "Action not found: Actions[i].ActionID (or Published is not true or false)"),
+    notFound(6, "Action not found"),
+    notFound(7, "Journey not found after update"),
+  ],
+});
 
 export const sendEmailActions = defineCommand({
   name: "journey.sendemailactions",
-  summary: "Every SendEmail action of the caller's journeys, for segment pickers (two DynamoDB reads)",
   route: { method: "GET", path: "/api/v1/journey.sendemailactions" },
   group: "actions",
   scope: "user",
@@ -216,6 +220,9 @@ export const sendEmailActions = defineCommand({
       }),
     };
   },
+});
+DOCS: document(sendEmailActions, {
+  summary: "Every SendEmail action of the caller's journeys, for segment pickers (two DynamoDB reads)",
 });
 
 export const actionCommands = [actionsUpdate, actionsPublished, sendEmailActions];

@@ -1,4 +1,5 @@
 import * as z from "zod/mini";
+import { document } from "../command-docs.js";
 import { defineCommand, type Permission } from "../command.js";
 import { loadConfig } from "../config.js";
 import { CommandError, validation } from "../errors.js";
@@ -36,7 +37,6 @@ const emailField = field({ type: "string", required: true, codes: EMAIL_CODES },
 
 export const userCreate = defineCommand({
   name: "user.create",
-  summary: "Create a user and its first API key (admin)",
   route: { method: "POST", path: "/api/v1/user" },
   // Admin commands share a Lambda: only it (and /api.php) may read the admin key.
   group: "admin",
@@ -64,12 +64,14 @@ export const userCreate = defineCommand({
     return { ErrorCode: 0, UserID: userId, APIKey: apiKey };
   },
 });
+DOCS: document(userCreate, {
+  summary: "Create a user and its first API key (admin)",
+});
 
 const optionalSecret = field({ type: "string" }, (v) => toText(v));
 
 export const userLogin = defineCommand({
   name: "user.login",
-  summary: "Log in with Username and Password, or with an APIKey alone; returns a SessionID",
   route: { method: "POST", path: "/api/v1/user.login" },
   group: "auth",
   scope: "none",
@@ -80,7 +82,6 @@ export const userLogin = defineCommand({
     const key = toText(params.get("apikey"));
     return key ? `login-key:${key}` : undefined;
   },
-  errors: [validation(1, "Missing username"), validation(2, "Missing password"), new CommandError(3, "Invalid credentials", "auth")],
   params: z.object({ Username: optionalSecret, Password: optionalSecret, APIKey: optionalSecret }),
   async run(p, ctx) {
     const invalid = () => new CommandError(3, "Invalid credentials", "auth");
@@ -100,6 +101,10 @@ export const userLogin = defineCommand({
       UserInfo: { UserID: principal.UserID, Username: principal.Username, EmailAddress: principal.EmailAddress },
     };
   },
+});
+DOCS: document(userLogin, {
+  summary: "Log in with Username and Password, or with an APIKey alone; returns a SessionID",
+  errors: [validation(1, "Missing username"), validation(2, "Missing password"), new CommandError(3, "Invalid credentials", "auth")],
 });
 
 export const authCommands = [userLogin];

@@ -1,4 +1,5 @@
 import * as z from "zod/mini";
+import { document } from "../command-docs.js";
 import { defineCommand, userOf } from "../command.js";
 import { CommandError, notFound } from "../errors.js";
 import { actionView, renumber } from "../domain/action-tree.js";
@@ -38,12 +39,10 @@ const cloneFailed = () => new CommandError(4, "Journey not cloned successfully",
 
 export const journeyClone = defineCommand({
   name: "journey.clone",
-  summary: "Clone a journey with its whole action tree (starts Disabled, no statistics)",
   route: { method: "POST", path: "/api/v1/journey.clone" },
   group: "journeys",
   scope: "user",
   permission: "Campaign.Create",
-  errors: [notFound(3, "Journey not found"), cloneFailed()],
   params: z.object({
     JourneyID: requiredId([2, "Missing JourneyID parameter"], [2, "Invalid JourneyID parameter"], "Journey to clone"),
     NewJourneyName: field({ type: "string", required: true, description: `Name of the clone (1 to ${NAME_MAX} characters)`, codes: NEW_NAME }, (v, ctx) => {
@@ -67,10 +66,13 @@ export const journeyClone = defineCommand({
     return { Journey: journeyView(copy.journey), Actions: copy.tree.map(actionView) };
   },
 });
+DOCS: document(journeyClone, {
+  summary: "Clone a journey with its whole action tree (starts Disabled, no statistics)",
+  errors: [notFound(3, "Journey not found"), cloneFailed()],
+});
 
 export const journeysClone = defineCommand({
   name: "journeys.clone",
-  summary: "Clone several journeys; per-ID outcomes, partial success",
   route: { method: "POST", path: "/api/v1/journeys.clone" },
   group: "journeys",
   scope: "user",
@@ -106,6 +108,9 @@ export const journeysClone = defineCommand({
       ClonedJourneys: cloned,
     };
   },
+});
+DOCS: document(journeysClone, {
+  summary: "Clone several journeys; per-ID outcomes, partial success",
 });
 
 /** Fields holding another user's records, reset to 0 when a journey changes hands (CONTRACT §8). */
@@ -145,16 +150,9 @@ const EMAILS_IN_TRANSACTION = 99;
 
 export const journeyCopyToUser = defineCommand({
   name: "journey.copytouser",
-  summary: "Copy a journey to another user, copying its emails and resetting user-specific IDs (admin)",
   route: { method: "POST", path: "/api/v1/journey.copytouser" },
   group: "admin",
   scope: "admin",
-  errors: [
-    notFound(7, "Source user not found"),
-    notFound(8, "Target user not found"),
-    notFound(9, "Journey not found for source user"),
-    new CommandError(10, "Failed to create journey", "failure"),
-  ],
   params: z.object({
     JourneyID: requiredId([1, "Missing JourneyID parameter"], [4, "Invalid JourneyID (non-numeric)"], "Source journey"),
     SourceUserID: requiredId([2, "Missing SourceUserID parameter"], [5, "Invalid SourceUserID (non-numeric)"], "Owner of the source journey"),
@@ -201,6 +199,15 @@ export const journeyCopyToUser = defineCommand({
       ResourcesReset: reset,
     };
   },
+});
+DOCS: document(journeyCopyToUser, {
+  summary: "Copy a journey to another user, copying its emails and resetting user-specific IDs (admin)",
+  errors: [
+    notFound(7, "Source user not found"),
+    notFound(8, "Target user not found"),
+    notFound(9, "Journey not found for source user"),
+    new CommandError(10, "Failed to create journey", "failure"),
+  ],
 });
 
 export const cloneCommands = [journeyClone, journeysClone];

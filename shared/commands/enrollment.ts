@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import * as z from "zod/mini";
+import { document } from "../command-docs.js";
 import { defineCommand, userOf } from "../command.js";
 import { CommandError, notFound } from "../errors.js";
 import { applyEvents, type EventType, type IngestEvent } from "../domain/ingest.js";
@@ -39,8 +40,8 @@ const journeyIds = field({ type: "array|string", required: true, description: "A
 });
 
 /** What enrollment's shared checks raise past the parameters' own, declared for /docs (7 carries SkippedJourneys). */
-const NOT_ON_LIST = [notFound(8, "List not found"), notFound(9, "Subscriber not found")];
-const ENROLL_ERRORS = [new CommandError(7, "Journey not found", "notFound"), ...NOT_ON_LIST];
+const notOnList = (): CommandError[] => [notFound(8, "List not found"), notFound(9, "Subscriber not found")];
+const enrollErrors = (): CommandError[] => [new CommandError(7, "Journey not found", "notFound"), ...notOnList()];
 
 /** The subscriber must be on the list, both the caller's (8, 9: HTTP 404, CONTRACT §11). */
 async function subscriberOnList(userId: number, listId: number, subscriberId: number): Promise<string> {
@@ -150,12 +151,10 @@ async function exitJourney(userId: number, journeyId: number, subscriberId: numb
 
 export const subscriberJourneyTrigger = defineCommand({
   name: "subscriber.journey.trigger",
-  summary: "Enroll a subscriber of the caller's list into one or more journeys",
   route: { method: "POST", path: "/api/v1/subscriber.journey.trigger" },
   group: "events",
   scope: "user",
   permission: "Campaign.Create",
-  errors: ENROLL_ERRORS,
   params: z.object({
     JourneyID: journeyIds,
     ListID: LIST_ID,
@@ -166,15 +165,17 @@ export const subscriberJourneyTrigger = defineCommand({
     return triggerJourneys(userOf(ctx).userId, p, ctx.now);
   },
 });
+DOCS: document(subscriberJourneyTrigger, {
+  summary: "Enroll a subscriber of the caller's list into one or more journeys",
+  errors: enrollErrors(),
+});
 
 export const subscriberJourneyRemove = defineCommand({
   name: "subscriber.journey.remove",
-  summary: "Remove a subscriber from one or more journeys",
   route: { method: "POST", path: "/api/v1/subscriber.journey.remove" },
   group: "events",
   scope: "user",
   permission: "Campaign.Create",
-  errors: ENROLL_ERRORS,
   params: z.object({ JourneyID: journeyIds, ListID: LIST_ID, SubscriberID: SUBSCRIBER_ID }),
   async run(p, ctx) {
     const { userId } = userOf(ctx);
@@ -192,15 +193,17 @@ export const subscriberJourneyRemove = defineCommand({
     };
   },
 });
+DOCS: document(subscriberJourneyRemove, {
+  summary: "Remove a subscriber from one or more journeys",
+  errors: enrollErrors(),
+});
 
 export const subscriberJourneyExit = defineCommand({
   name: "subscriber.journey.exit",
-  summary: "End a subscriber's active entry in a journey",
   route: { method: "POST", path: "/api/v1/subscriber.journey.exit" },
   group: "events",
   scope: "user",
   permission: "Campaign.Create",
-  errors: ENROLL_ERRORS,
   params: z.object({
     JourneyID: requiredId([1, "Missing JourneyID parameter"], [4, "Invalid JourneyID parameter"], "The journey"),
     ListID: LIST_ID,
@@ -214,15 +217,17 @@ export const subscriberJourneyExit = defineCommand({
     return { JourneyID: p.JourneyID, ListID: p.ListID, SubscriberID: p.SubscriberID };
   },
 });
+DOCS: document(subscriberJourneyExit, {
+  summary: "End a subscriber's active entry in a journey",
+  errors: enrollErrors(),
+});
 
 export const subscriberJourneyList = defineCommand({
   name: "subscriber.journey.list",
-  summary: "The journeys a subscriber is active in",
   route: { method: "POST", path: "/api/v1/subscriber.journey.list" },
   group: "events",
   scope: "user",
   permission: "Campaign.Create",
-  errors: NOT_ON_LIST,
   params: z.object({ ListID: LIST_ID, SubscriberID: SUBSCRIBER_ID }),
   async run(p, ctx) {
     const { userId } = userOf(ctx);
@@ -241,6 +246,10 @@ export const subscriberJourneyList = defineCommand({
         }),
     };
   },
+});
+DOCS: document(subscriberJourneyList, {
+  summary: "The journeys a subscriber is active in",
+  errors: notOnList(),
 });
 
 export const enrollmentCommands = [subscriberJourneyTrigger, subscriberJourneyRemove, subscriberJourneyExit, subscriberJourneyList];

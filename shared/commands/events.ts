@@ -1,4 +1,5 @@
 import * as z from "zod/mini";
+import { document } from "../command-docs.js";
 import { defineCommand, userOf } from "../command.js";
 import { MAX_EVENTS } from "../domain/event-messages.js";
 import { ingestEvents } from "../domain/ingest.js";
@@ -23,7 +24,6 @@ const eventsField = field({ type: "array", required: true, description: `1 to ${
 
 export const eventsIngest = defineCommand({
   name: "journey.events.ingest",
-  summary: "Ingest delivery and enrollment events (exactly-once per EventID, per-event rejections)",
   route: { method: "POST", path: "/api/v1/journey.events" },
   group: "events",
   scope: "user",
@@ -34,6 +34,9 @@ export const eventsIngest = defineCommand({
     countIngest(result);
     return { ...result };
   },
+});
+DOCS: document(eventsIngest, {
+  summary: "Ingest delivery and enrollment events (exactly-once per EventID, per-event rejections)",
 });
 
 export const eventCommands = [eventsIngest, ...enrollmentCommands];

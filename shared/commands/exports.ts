@@ -1,5 +1,6 @@
 import * as z from "zod/mini";
 import { envCredentials, presignGetUrl } from "../aws-sign.js";
+import { document } from "../command-docs.js";
 import { defineCommand, RawReply, userOf } from "../command.js";
 import { loadConfig } from "../config.js";
 import { CommandError, conflict, notFound, validation } from "../errors.js";
@@ -15,12 +16,10 @@ const DOWNLOAD_SECONDS = 15 * 60;
 
 export const exportSubmit = defineCommand({
   name: "journey.export.submit",
-  summary: "Queue a CSV export of the caller's journeys with their statistics",
   route: { method: "POST", path: "/api/v1/journey.export" },
   group: "exports",
   scope: "user",
   permission: "Campaign.Create",
-  errors: [validation(3, "StatsStartDate must not be after StatsEndDate")],
   params: z.object({
     StatsStartDate: optionalDate([1, "Invalid StatsStartDate format"], "YYYY-MM-DD (default: 30 days ago)"),
     StatsEndDate: optionalDate([2, "Invalid StatsEndDate format"], "YYYY-MM-DD (default: today)"),
@@ -47,6 +46,10 @@ export const exportSubmit = defineCommand({
     }
     return { ExportID: job.ExportID };
   },
+});
+DOCS: document(exportSubmit, {
+  summary: "Queue a CSV export of the caller's journeys with their statistics",
+  errors: [validation(3, "StatsStartDate must not be after StatsEndDate")],
 });
 
 function downloadUrl(job: ExportJob): Promise<string> {
@@ -92,13 +95,10 @@ async function envelope(job: ExportJob): Promise<Record<string, unknown>> {
 
 export const exportGet = defineCommand({
   name: "journey.export.get",
-  summary: "An export job's status, or (download=1) a redirect to its CSV once Completed",
   route: { method: "GET", path: "/api/v1/journey.export" },
   group: "exports",
   scope: "user",
   permission: "Campaign.Create",
-  rawReplies: [{ status: 302, description: "download=1 on a Completed job: redirect to the CSV (a URL valid 15 minutes)", headers: ["Location"] }],
-  errors: [notFound(3, "Export job not found"), new CommandError(4, "Wrong module", "notFound"), conflict(5, "Export job is not completed yet")],
   params: z.object({
     ExportID: requiredId([1, "Missing ExportID parameter"], [2, "Invalid ExportID parameter"], "Job ID from journey.export.submit"),
     download: flag("Redirect (302) to a 15-minute download URL when Completed"),
@@ -114,6 +114,11 @@ export const exportGet = defineCommand({
     }
     return { ExportJob: await envelope(job) };
   },
+});
+DOCS: document(exportGet, {
+  summary: "An export job's status, or (download=1) a redirect to its CSV once Completed",
+  rawReplies: [{ status: 302, description: "download=1 on a Completed job: redirect to the CSV (a URL valid 15 minutes)", headers: ["Location"] }],
+  errors: [notFound(3, "Export job not found"), new CommandError(4, "Wrong module", "notFound"), conflict(5, "Export job is not completed yet")],
 });
 
 export const exportCommands = [exportSubmit, exportGet];

@@ -1,4 +1,5 @@
 import * as z from "zod/mini";
+import { document } from "../command-docs.js";
 import { defineCommand, userOf, type CallContext } from "../command.js";
 import { CommandError, conflict, notFound, validation } from "../errors.js";
 import {
@@ -21,7 +22,7 @@ import { actionStats, filteredEmailActions, journeyStats, type JourneyRollup } f
 import { accountRollups, countersOf, enrollmentOf, journeyDays, journeyLifetimeKeys } from "../domain/stats-read.js";
 import { keyId } from "../domain/owned.js";
 import { keys } from "../keys.js";
-import { resolveTrigger, TRIGGER_ERRORS, type Trigger } from "../domain/trigger.js";
+import { resolveTrigger, triggerErrors, type Trigger } from "../domain/trigger.js";
 import { MAX_WINDOW_DAYS, resolveWindow } from "../domain/window.js";
 import {
   fail,
@@ -89,12 +90,10 @@ const optionalName = field({ ...nameDoc, codes: [badName] }, (v, ctx): string | 
 
 export const journeyCreate = defineCommand({
   name: "journey.create",
-  summary: "Create a journey (starts Disabled)",
   route: { method: "POST", path: "/api/v1/journey" },
   group: "journeys",
   scope: "user",
   permission: "Campaign.Create",
-  errors: [...TRIGGER_ERRORS, ...RATE_LIMIT_ERRORS],
   params: z.object({ Name: requiredName, Trigger: triggerField, ...triggerValueDocs }),
   async run(p, ctx) {
     const { userId } = userOf(ctx);
@@ -121,15 +120,17 @@ export const journeyCreate = defineCommand({
     return { JourneyID: journey.JourneyID, Journey: journeyView(journey) };
   },
 });
+DOCS: document(journeyCreate, {
+  summary: "Create a journey (starts Disabled)",
+  errors: [...triggerErrors(), ...RATE_LIMIT_ERRORS],
+});
 
 export const journeyUpdate = defineCommand({
   name: "journey.update",
-  summary: "Update a journey's name, notes, trigger, criteria or rate limits",
   route: { method: "PATCH", path: "/api/v1/journey" },
   group: "journeys",
   scope: "user",
   permission: "Campaign.Create",
-  errors: [...TRIGGER_ERRORS, notFound(10, "Journey not found"), ...RATE_LIMIT_ERRORS],
   params: z.object({ JourneyID: journeyId(), Name: optionalName, Trigger: triggerField, ...triggerValueDocs }),
   async run(p, ctx) {
     const { userId } = userOf(ctx);
@@ -171,24 +172,19 @@ export const journeyUpdate = defineCommand({
     return { Journey: journeyView(updated) };
   },
 });
+DOCS: document(journeyUpdate, {
+  summary: "Update a journey's name, notes, trigger, criteria or rate limits",
+  errors: [...triggerErrors(), notFound(10, "Journey not found"), ...RATE_LIMIT_ERRORS],
+});
 
 const formatNow = (ctx: CallContext) => ctx.now.toISOString().slice(0, 19).replace("T", " ");
 
 export const journeyGet = defineCommand({
   name: "journey.get",
-  summary: "Get a journey with its actions and statistics",
   route: { method: "GET", path: "/api/v1/journey" },
   group: "journeys",
   scope: "user",
   permission: "Campaign.Create",
-  errors: [
-    notFound(3, "Journey not found"),
-    validation(4, "Invalid StartDate format"),
-    validation(5, "Invalid EndDate format"),
-    validation(6, "StartDate must be before EndDate"),
-    validation(...EMAIL_ID_INVALID),
-    validation(...ISP_INVALID),
-  ],
   params: z.object({
     JourneyID: journeyId(),
     // Checked in run(): "Journey not found" (3) is reported before any of these (4-8).
@@ -249,6 +245,17 @@ export const journeyGet = defineCommand({
     };
   },
 });
+DOCS: document(journeyGet, {
+  summary: "Get a journey with its actions and statistics",
+  errors: [
+    notFound(3, "Journey not found"),
+    validation(4, "Invalid StartDate format"),
+    validation(5, "Invalid EndDate format"),
+    validation(6, "StartDate must be before EndDate"),
+    validation(...EMAIL_ID_INVALID),
+    validation(...ISP_INVALID),
+  ],
+});
 
 /** The paging extension of journey.list (docs/api.md), named as the newer edition names them. */
 const PAGE_SIZE_MAX = 1000;
@@ -267,16 +274,10 @@ const recordsFrom = field({ type: "integer", minimum: 0 }, (v, ctx): number | un
 
 export const journeyList = defineCommand({
   name: "journey.list",
-  summary: "List the caller's journeys, with statistics unless SkipStats; one page of them with RecordsPerRequest/RecordsFrom",
   route: { method: "GET", path: "/api/v1/journeys" },
   group: "journeys",
   scope: "user",
   permission: "Campaign.Create",
-  errors: [
-    validation(6, "StatsStartDate must be before StatsEndDate"),
-    validation(...RECORDS_PER_REQUEST_INVALID),
-    validation(...RECORDS_FROM_INVALID),
-  ],
   params: z.object({
     StatsStartDate: optionalDate([4, "Invalid StatsStartDate format"]),
     StatsEndDate: optionalDate([5, "Invalid StatsEndDate format"]),
@@ -338,25 +339,34 @@ export const journeyList = defineCommand({
     return { Journeys: page.map(stats(rollups)), TotalJourneys: journeys.length };
   },
 });
+DOCS: document(journeyList, {
+  summary: "List the caller's journeys, with statistics unless SkipStats; one page of them with RecordsPerRequest/RecordsFrom",
+  errors: [
+    validation(6, "StatsStartDate must be before StatsEndDate"),
+    validation(...RECORDS_PER_REQUEST_INVALID),
+    validation(...RECORDS_FROM_INVALID),
+  ],
+});
 
 export const journeyDelete = defineCommand({
   name: "journey.delete",
-  summary: "Delete a journey with its actions, statistics and enrollments",
   route: { method: "POST", path: "/api/v1/journey.delete" },
   group: "journeys",
   scope: "user",
   permission: "Campaign.Create",
-  errors: [notFound(3, "Journey not found")],
   params: z.object({ JourneyID: journeyId() }),
   async run(p, ctx) {
     if (!(await deleteJourney(userOf(ctx).userId, p.JourneyID))) throw notFound(3, "Journey not found");
     return { JourneyID: p.JourneyID };
   },
 });
+DOCS: document(journeyDelete, {
+  summary: "Delete a journey with its actions, statistics and enrollments",
+  errors: [notFound(3, "Journey not found")],
+});
 
 export const journeysDelete = defineCommand({
   name: "journeys.delete",
-  summary: "Delete several journeys (/api.php only); IDs the caller does not own are ignored",
   group: "journeys",
   scope: "user",
   permission: "Campaign.Delete",
@@ -369,17 +379,18 @@ export const journeysDelete = defineCommand({
     return { ErrorCode: 0, ErrorText: "" };
   },
 });
+DOCS: document(journeysDelete, {
+  summary: "Delete several journeys (/api.php only); IDs the caller does not own are ignored",
+});
 
 function statusCommand(to: Status) {
   const verb = to === "Enabled" ? "enable" : "disable";
-  return defineCommand({
+  const def = defineCommand({
     name: `journey.${verb}`,
-    summary: `${to === "Enabled" ? "Enable" : "Disable"} a journey`,
     route: { method: "GET", path: `/api/v1/journey.${verb}` },
     group: "journeys",
     scope: "user",
     permission: "Campaign.Create",
-    errors: [notFound(3, "Journey not found"), conflict(4, `Journey is already ${verb}d`)],
     params: z.object({ JourneyID: journeyId() }),
     async run(p, ctx) {
       const result = await changeStatus(userOf(ctx).userId, p.JourneyID, to, ctx.now);
@@ -389,6 +400,11 @@ function statusCommand(to: Status) {
       return { Journey: journeyView(result.journey) };
     },
   });
+  DOCS: document(def, {
+    summary: `${to === "Enabled" ? "Enable" : "Disable"} a journey`,
+    errors: [notFound(3, "Journey not found"), conflict(4, `Journey is already ${verb}d`)],
+  });
+  return def;
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight. */
@@ -402,9 +418,8 @@ async function eachLimited<T>(items: T[], limit: number, fn: (item: T) => Promis
 
 function bulkStatusCommand(to: Status) {
   const verb = to === "Enabled" ? "enable" : "disable";
-  return defineCommand({
+  const def = defineCommand({
     name: `journeys.${verb}`,
-    summary: `${to === "Enabled" ? "Enable" : "Disable"} several journeys; per-ID outcomes, partial success`,
     route: { method: "POST", path: `/api/v1/journeys.${verb}` },
     group: "journeys",
     scope: "user",
@@ -427,6 +442,10 @@ function bulkStatusCommand(to: Status) {
       };
     },
   });
+  DOCS: document(def, {
+    summary: `${to === "Enabled" ? "Enable" : "Disable"} several journeys; per-ID outcomes, partial success`,
+  });
+  return def;
 }
 
 export const journeyEnable = statusCommand("Enabled");

@@ -1,4 +1,5 @@
 import * as z from "zod/mini";
+import { document } from "../command-docs.js";
 import { defineCommand, userOf } from "../command.js";
 import { CommandError, notFound } from "../errors.js";
 import { createOwned, getOwned, listOwned, type Item } from "../domain/owned.js";
@@ -44,7 +45,6 @@ async function recordsOfList(kind: "customField" | "tag", userId: number, listId
 
 export const listCreate = defineCommand({
   name: "list.create",
-  summary: "Create a subscriber list",
   route: { method: "POST", path: "/api/v1/list" },
   group: "reference",
   scope: "user",
@@ -54,10 +54,12 @@ export const listCreate = defineCommand({
     return { ErrorCode: 0, ListID: listId };
   },
 });
+DOCS: document(listCreate, {
+  summary: "Create a subscriber list",
+});
 
 export const listsGet = defineCommand({
   name: "lists.get",
-  summary: "List the caller's subscriber lists",
   route: { method: "GET", path: "/api/v1/lists" },
   group: "reference",
   scope: "user",
@@ -67,10 +69,12 @@ export const listsGet = defineCommand({
     return { Lists: items.map((i) => ({ ListID: idOf(i), Name: i["Name"] })), TotalListCount: items.length };
   },
 });
+DOCS: document(listsGet, {
+  summary: "List the caller's subscriber lists",
+});
 
 export const emailCreate = defineCommand({
   name: "email.create",
-  summary: "Create an email (content referenced by SendEmail actions)",
   route: { method: "POST", path: "/api/v1/email" },
   group: "reference",
   scope: "user",
@@ -90,14 +94,15 @@ export const emailCreate = defineCommand({
     return { ErrorCode: 0, EmailID: emailId };
   },
 });
+DOCS: document(emailCreate, {
+  summary: "Create an email (content referenced by SendEmail actions)",
+});
 
 export const emailGet = defineCommand({
   name: "email.get",
-  summary: "Get one email",
   route: { method: "GET", path: "/api/v1/email" },
   group: "reference",
   scope: "user",
-  errors: [notFound(3, "Email not found")],
   params: z.object({ EmailID: id("EmailID") }),
   async run(p, ctx) {
     const email = await getEmail(userOf(ctx).userId, p.EmailID);
@@ -105,10 +110,13 @@ export const emailGet = defineCommand({
     return { Email: { EmailID: p.EmailID, ...email } };
   },
 });
+DOCS: document(emailGet, {
+  summary: "Get one email",
+  errors: [notFound(3, "Email not found")],
+});
 
 export const emailsGet = defineCommand({
   name: "emails.get",
-  summary: "List the caller's emails (without their content)",
   route: { method: "GET", path: "/api/v1/emails" },
   group: "reference",
   scope: "user",
@@ -122,24 +130,28 @@ export const emailsGet = defineCommand({
     };
   },
 });
+DOCS: document(emailsGet, {
+  summary: "List the caller's emails (without their content)",
+});
 
 export const emailDelete = defineCommand({
   name: "email.delete",
-  summary: "Delete an email; journey actions that used it keep their EmailID (orphans)",
   route: { method: "POST", path: "/api/v1/email.delete" },
   group: "reference",
   scope: "user",
-  errors: [notFound(3, "Email not found")],
   params: z.object({ EmailID: id("EmailID") }),
   async run(p, ctx) {
     if (!(await deleteEmail(userOf(ctx).userId, p.EmailID))) throw notFound(3, "Email not found");
     return { ErrorCode: 0, EmailID: p.EmailID };
   },
 });
+DOCS: document(emailDelete, {
+  summary: "Delete an email; journey actions that used it keep their EmailID (orphans)",
+  errors: [notFound(3, "Email not found")],
+});
 
 export const customFieldCreate = defineCommand({
   name: "customfield.create",
-  summary: "Create a custom field on a list",
   route: { method: "POST", path: "/api/v1/customfield" },
   group: "reference",
   scope: "user",
@@ -151,10 +163,12 @@ export const customFieldCreate = defineCommand({
     return { ErrorCode: 0, CustomFieldID: fieldId };
   },
 });
+DOCS: document(customFieldCreate, {
+  summary: "Create a custom field on a list",
+});
 
 export const customFieldsGet = defineCommand({
   name: "customfields.get",
-  summary: "List custom fields, optionally of one list",
   route: { method: "GET", path: "/api/v1/customfields" },
   group: "reference",
   scope: "user",
@@ -164,10 +178,12 @@ export const customFieldsGet = defineCommand({
     return { CustomFields: items.map((i) => ({ CustomFieldID: idOf(i), FieldName: i["FieldName"], ListID: i["ListID"] })) };
   },
 });
+DOCS: document(customFieldsGet, {
+  summary: "List custom fields, optionally of one list",
+});
 
 export const tagCreate = defineCommand({
   name: "subscriber.tags.create",
-  summary: "Create a tag on a list",
   route: { method: "POST", path: "/api/v1/subscriber.tags" },
   group: "reference",
   scope: "user",
@@ -179,10 +195,12 @@ export const tagCreate = defineCommand({
     return { ErrorCode: 0, TagID: tagId };
   },
 });
+DOCS: document(tagCreate, {
+  summary: "Create a tag on a list",
+});
 
 export const tagsGet = defineCommand({
   name: "subscriber.tags.get",
-  summary: "List tags, optionally of one list",
   route: { method: "GET", path: "/api/v1/subscriber.tags" },
   group: "reference",
   scope: "user",
@@ -191,6 +209,9 @@ export const tagsGet = defineCommand({
     const items = await recordsOfList("tag", userOf(ctx).userId, p.ListID, "ListID");
     return { Tags: items.map((i) => ({ TagID: idOf(i), TagName: i["TagName"], ListID: i["ListID"] })) };
   },
+});
+DOCS: document(tagsGet, {
+  summary: "List tags, optionally of one list",
 });
 
 export const referenceCommands = [

@@ -1,6 +1,7 @@
 import * as z from "zod/mini";
+import { document } from "../command-docs.js";
 import { defineCommand, userOf } from "../command.js";
-import { notFound, validation } from "../errors.js";
+import { notFound, validation, type CommandError } from "../errors.js";
 import { readJourneyWithTree } from "../domain/journey-tree.js";
 import { getJourneyItem, getJourneyWithIndex, listJourneys } from "../domain/journeys.js";
 import { batchGet, keyId, queryMailIndex, type Item } from "../domain/owned.js";
@@ -37,7 +38,7 @@ function windowOf(start: unknown, end: unknown, now: Date): Window {
 }
 
 /** What journeyScope and windowOf raise after the parameters' own checks (declared for /docs). */
-const SCOPE_ERRORS = [
+const scopeErrors = (): CommandError[] => [
   notFound(3, "Journey not found"),
   validation(4, "Invalid StartDate format"),
   validation(5, "Invalid EndDate format"),
@@ -79,12 +80,10 @@ const ISP_ROW: [string, keyof Counters][] = [
 
 export const statsByIsp = defineCommand({
   name: "journey.stats.byisp",
-  summary: "Per-ISP engagement of a journey (or one SendEmail action) over a window",
   route: { method: "GET", path: "/api/v1/journey.stats.byisp" },
   group: "stats",
   scope: "user",
   permission: "Campaign.Create",
-  errors: SCOPE_ERRORS,
   params: z.object({
     JourneyID: requiredId(JOURNEY_ID.missing, JOURNEY_ID.invalid, "Journey, owned by the caller"),
     ...windowDocs,
@@ -105,15 +104,17 @@ export const statsByIsp = defineCommand({
     return { ByISP: byIsp };
   },
 });
+DOCS: document(statsByIsp, {
+  summary: "Per-ISP engagement of a journey (or one SendEmail action) over a window",
+  errors: scopeErrors(),
+});
 
 export const statsByAction = defineCommand({
   name: "journey.stats.byaction",
-  summary: "Per-SendEmail-action engagement of a journey over a window, optionally for one action and/or ISP",
   route: { method: "GET", path: "/api/v1/journey.stats.byaction" },
   group: "stats",
   scope: "user",
   permission: "Campaign.Create",
-  errors: [...SCOPE_ERRORS, validation(...ISP_INVALID)],
   params: z.object({
     JourneyID: requiredId(JOURNEY_ID.missing, JOURNEY_ID.invalid, "Journey, owned by the caller"),
     ...windowDocs,
@@ -155,6 +156,10 @@ export const statsByAction = defineCommand({
     };
   },
 });
+DOCS: document(statsByAction, {
+  summary: "Per-SendEmail-action engagement of a journey over a window, optionally for one action and/or ISP",
+  errors: [...scopeErrors(), validation(...ISP_INVALID)],
+});
 
 /** Every action's days for one ISP, from the action × ISP daily rollups (one range query). */
 async function perActionIsp(userId: number, journeyId: number, window: Window, isp: string) {
@@ -173,12 +178,10 @@ const rate = (num: number, den: number) => (den > 0 ? round(num / den, 4) : 0);
 
 export const benchmark = defineCommand({
   name: "account.journey.benchmark",
-  summary: "Sent-weighted engagement averages across the caller's journeys over a window",
   route: { method: "GET", path: "/api/v1/account.journey.benchmark" },
   group: "stats",
   scope: "user",
   permission: "Campaign.Create",
-  errors: [validation(3, "StartDate must not be after EndDate")],
   params: z.object({
     StartDate: optionalDate([1, "Invalid StartDate format"], "YYYY-MM-DD range start (default: 30 days ago)"),
     EndDate: optionalDate([2, "Invalid EndDate format"], "YYYY-MM-DD range end (default: today)"),
@@ -220,6 +223,10 @@ export const benchmark = defineCommand({
     };
   },
 });
+DOCS: document(benchmark, {
+  summary: "Sent-weighted engagement averages across the caller's journeys over a window",
+  errors: [validation(3, "StartDate must not be after EndDate")],
+});
 
 const FILTERS: Record<string, string> = {
   opened: "Opened",
@@ -253,19 +260,11 @@ const filterField = field({ type: "array", description: `JSON array of: ${Object
 
 export const actionSubscribers = defineCommand({
   name: "journey.action.subscribers",
-  summary: "Subscribers sent a SendEmail action, with engagement filters and paging",
   route: { method: "GET", path: "/api/v1/journey.action.subscribers" },
   group: "stats",
   scope: "user",
   permission: "Campaign.Create",
   errorShape: "codeObjects",
-  errors: [
-    validation(5, "Invalid FilterJSON parameter (invalid JSON)"),
-    validation(6, "Invalid FilterJSON value (unrecognized filter item)"),
-    validation(7, "Invalid Operator value"),
-    notFound(5, "Journey not found"),
-    notFound(6, "Action not found"),
-  ],
   params: z.object({
     JourneyID: requiredId([1, "Missing JourneyID parameter"], [3, "Invalid JourneyID parameter"]),
     ActionID: requiredId([2, "Missing ActionID parameter"], [4, "Invalid ActionID parameter"]),
@@ -317,6 +316,16 @@ export const actionSubscribers = defineCommand({
       TotalSubscribers: matching.length,
     };
   },
+});
+DOCS: document(actionSubscribers, {
+  summary: "Subscribers sent a SendEmail action, with engagement filters and paging",
+  errors: [
+    validation(5, "Invalid FilterJSON parameter (invalid JSON)"),
+    validation(6, "Invalid FilterJSON value (unrecognized filter item)"),
+    validation(7, "Invalid Operator value"),
+    notFound(5, "Journey not found"),
+    notFound(6, "Action not found"),
+  ],
 });
 
 export const statsCommands = [statsByIsp, statsByAction, benchmark, actionSubscribers];

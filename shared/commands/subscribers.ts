@@ -1,6 +1,7 @@
 import { isIP } from "node:net";
 import * as z from "zod/mini";
 import { defineCommand, userOf } from "../command.js";
+import { document } from "../command-docs.js";
 import { CommandError, conflict, notFound, validation } from "../errors.js";
 import { isEmailAddress } from "../domain/email-address.js";
 import { batchGet, getOwned, listOwned, type Item } from "../domain/owned.js";
@@ -129,11 +130,9 @@ const CREATE_INVALID = (name: string): Coded => [2, `Invalid ${name} parameter`]
 
 export const subscriberCreate = defineCommand({
   name: "subscriber.create",
-  summary: "Subscribe an email address to a list (idempotent per list and address; an existing subscriber is returned unchanged)",
   route: { method: "POST", path: "/api/v1/subscriber" },
   group: "reference",
   scope: "user",
-  errors: [validation(2, "Invalid CustomFields parameter"), validation(3, "ListID matching record not found")],
   params: z.object({
     ListID: requiredId(CREATE_MISSING("ListID"), CREATE_INVALID("ListID")),
     EmailAddress: field({ type: "string", required: true, codes: [CREATE_MISSING("EmailAddress"), CREATE_INVALID("EmailAddress")] }, (v, ctx) => {
@@ -173,6 +172,10 @@ export const subscriberCreate = defineCommand({
     return { ErrorCode: 0, SubscriberID: subscriberId };
   },
 });
+DOCS: document(subscriberCreate, {
+  summary: "Subscribe an email address to a list (idempotent per list and address; an existing subscriber is returned unchanged)",
+  errors: [validation(2, "Invalid CustomFields parameter"), validation(3, "ListID matching record not found")],
+});
 
 // ---- subscriber.get ----
 
@@ -180,11 +183,9 @@ const GET_ERRORS = [notFound(4, "Invalid ListID"), notFound(3, "Subscriber not f
 
 export const subscriberGet = defineCommand({
   name: "subscriber.get",
-  summary: "A subscriber with its tags, revenue and journeys",
   route: { method: "GET", path: "/api/v1/subscriber" },
   group: "reference",
   scope: "user",
-  errors: GET_ERRORS,
   params: z
     .object({
       ListID: requiredId([2, "Missing ListID parameter"], [4, "Invalid ListID"]),
@@ -232,6 +233,10 @@ export const subscriberGet = defineCommand({
     };
   },
 });
+DOCS: document(subscriberGet, {
+  summary: "A subscriber with its tags, revenue and journeys",
+  errors: GET_ERRORS,
+});
 
 // ---- subscriber.update ----
 
@@ -251,11 +256,9 @@ const triggerEvents = field({ type: "boolean", description: "Fire triggers (defa
 
 export const subscriberUpdate = defineCommand({
   name: "subscriber.update",
-  summary: "Change a subscriber's address, status, custom fields or phone number",
   route: { method: "PATCH", path: "/api/v1/subscriber" },
   group: "reference",
   scope: "user",
-  errors: [UPDATE.listNotFound, UPDATE.notFound, UPDATE.invalidValue, UPDATE.unknownFields([]), UPDATE.duplicate],
   params: z.object({
     SubscriberID: requiredId([1, "Missing SubscriberID parameter"], [14, "Invalid SubscriberID parameter"]),
     SubscriberListID: requiredId([2, "Missing SubscriberListID parameter"], [5, "Invalid ListID"]),
@@ -341,6 +344,10 @@ export const subscriberUpdate = defineCommand({
     return { ErrorCode: 0, ErrorText: "" };
   },
 });
+DOCS: document(subscriberUpdate, {
+  summary: "Change a subscriber's address, status, custom fields or phone number",
+  errors: [UPDATE.listNotFound, UPDATE.notFound, UPDATE.invalidValue, UPDATE.unknownFields([]), UPDATE.duplicate],
+});
 
 // ---- subscriber.tag / subscriber.untag ----
 
@@ -412,11 +419,9 @@ async function retag(
 
 export const subscriberTag = defineCommand({
   name: "subscriber.tag",
-  summary: "Assign tags to subscribers of a list (all or nothing)",
   route: { method: "POST", path: "/api/v1/subscriber.tag" },
   group: "reference",
   scope: "user",
-  errors: Object.values(TAG),
   params: tagParams,
   async run(p, ctx) {
     await retag(
@@ -432,14 +437,16 @@ export const subscriberTag = defineCommand({
     return { ErrorCode: 0 };
   },
 });
+DOCS: document(subscriberTag, {
+  summary: "Assign tags to subscribers of a list (all or nothing)",
+  errors: Object.values(TAG),
+});
 
 export const subscriberUntag = defineCommand({
   name: "subscriber.untag",
-  summary: "Remove tags from subscribers of a list (all or nothing)",
   route: { method: "POST", path: "/api/v1/subscriber.untag" },
   group: "reference",
   scope: "user",
-  errors: [TAG.listNotFound, TAG.invalidTag, TAG.notFound],
   params: tagParams,
   async run(p, ctx) {
     await retag(
@@ -455,6 +462,10 @@ export const subscriberUntag = defineCommand({
     return { ErrorCode: 0 };
   },
 });
+DOCS: document(subscriberUntag, {
+  summary: "Remove tags from subscribers of a list (all or nothing)",
+  errors: [TAG.listNotFound, TAG.invalidTag, TAG.notFound],
+});
 
 // ---- subscriber.unsubscribe ----
 
@@ -466,11 +477,9 @@ const UNSUB = {
 
 export const subscriberUnsubscribe = defineCommand({
   name: "subscriber.unsubscribe",
-  summary: "Unsubscribe a subscriber from its list",
   route: { method: "POST", path: "/api/v1/subscriber.unsubscribe" },
   group: "reference",
   scope: "user",
-  errors: Object.values(UNSUB),
   params: z
     .object({
       ListID: requiredId([1, "Missing ListID parameter"], [4, "Invalid ListID"]),
@@ -507,6 +516,10 @@ export const subscriberUnsubscribe = defineCommand({
     return { ErrorCode: 0 };
   },
 });
+DOCS: document(subscriberUnsubscribe, {
+  summary: "Unsubscribe a subscriber from its list",
+  errors: Object.values(UNSUB),
+});
 
 // ---- subscriber.get.activity ----
 
@@ -514,11 +527,9 @@ const ACTIVITY_NOT_FOUND = notFound(3, "Subscriber not found");
 
 export const subscriberGetActivity = defineCommand({
   name: "subscriber.get.activity",
-  summary: "A subscriber's journey activity: enrolments, steps and ends, newest first (1,000 rows at most)",
   route: { method: "GET", path: "/api/v1/subscriber.activity" },
   group: "reference",
   scope: "user",
-  errors: [ACTIVITY_NOT_FOUND],
   params: z.object({
     SubscriberID: lookupId([1, "Missing SubscriberID parameter"], "The subscriber; a malformed one is not found (3)"),
     SubscriberListID: lookupId([2, "Missing SubscriberListID parameter"], "The subscriber's list; a malformed one is not found (3)"),
@@ -535,6 +546,10 @@ export const subscriberGetActivity = defineCommand({
     const rows = p.JourneyID === null ? [] : await subscriberActivity(userId, p.SubscriberID!, p.JourneyID);
     return { ErrorCode: 0, Activity: rows };
   },
+});
+DOCS: document(subscriberGetActivity, {
+  summary: "A subscriber's journey activity: enrolments, steps and ends, newest first (1,000 rows at most)",
+  errors: [ACTIVITY_NOT_FOUND],
 });
 
 export const subscriberCommands = [

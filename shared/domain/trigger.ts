@@ -41,8 +41,11 @@ export interface TriggerInput {
 
 const v = (code: number, message: string) => new CommandError(code, message, "validation");
 
-/** Every code `resolveTrigger` and its record checks can raise, for the reference's error tables. */
-export const TRIGGER_ERRORS: readonly CommandError[] = [
+/**
+ * Every code `resolveTrigger` and its record checks can raise, for the reference's error
+ * tables. A function, so that a bundle without the docs (shared/command-docs.ts) drops it.
+ */
+export const triggerErrors = (): readonly CommandError[] => [
   v(4, "Missing Trigger_ListID parameter"),
   v(5, "Invalid Trigger_ListID parameter"),
   v(6, "Trigger_ListID matching record not found"),

@@ -1,6 +1,5 @@
 import { gzipSync } from "node:zlib";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
-import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import middy, { type MiddlewareObj, type Request } from "@middy/core";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { RawReply, type Caller, type CommandDef } from "../command.js";
@@ -8,7 +7,7 @@ import { loadConfig } from "../config.js";
 import { productNow } from "../clock.js";
 import { AUTH, CommandError, HARD, responseTooLarge, unknownCommand } from "../errors.js";
 import { consumeRateLimit, type RateState } from "../domain/rate-limit.js";
-import { faultOf, logger, logRequest, metrics } from "../observability.js";
+import { faultOf, flushMetrics, logger, logRequest } from "../observability.js";
 import { sha256Hex } from "../domain/secrets.js";
 import { authenticate, rateOwner } from "./auth.js";
 import { errorBody, internalError, JSON_TYPE, statusFor, type Mode } from "./envelope.js";
@@ -258,7 +257,7 @@ export function httpHandler(commands: readonly CommandDef[], mode: Mode) {
   const router = makeRouter(commands);
   return middy<Event, Result, Error, Context>()
     .use(injectLambdaContext(logger(), { resetKeys: true }))
-    .use(logMetrics(metrics()))
+    .use(flushMetrics())
     .use(requestLog())
     .use(plumbing(router, mode))
     .handler(async (event: Event) => {

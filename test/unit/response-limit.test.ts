@@ -19,7 +19,6 @@ const LIMIT = 6 * 1024 * 1024 + 100;
 
 const big = defineCommand({
   name: "test.big",
-  summary: "A body of N filler characters",
   route: { method: "GET", path: "/api/v1/test.big" },
   group: "health",
   scope: "none",
