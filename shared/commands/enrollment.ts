@@ -100,6 +100,7 @@ async function triggerJourneys(userId: number, p: { JourneyID: number[]; ListID:
   const at = Math.floor(now.getTime() / 1000);
   const targets: number[] = [];
   const enrolled: IngestEvent[] = [];
+  const deferred: { JourneyID: number; NotBefore: string }[] = [];
   for (const journeyId of candidates) {
     const signalId = randomUUID();
     const result = await admitNow(
@@ -109,6 +110,8 @@ async function triggerJourneys(userId: number, p: { JourneyID: number[]; ListID:
     );
     if (result.status === "Enrolled" || result.status === "Deferred") {
       if (result.status === "Enrolled" && result.enrolled) enrolled.push(asIngest(result.enrolled));
+      // A deferral is not a skip: the journey stays in JourneyIDs (§4.3).
+      if (result.status === "Deferred") deferred.push({ JourneyID: journeyId, NotBefore: formatDateTime(new Date(result.notBefore * 1000)) });
       targets.push(journeyId);
       continue;
     }
@@ -130,6 +133,7 @@ async function triggerJourneys(userId: number, p: { JourneyID: number[]; ListID:
     ListID: p.ListID,
     SubscriberID: p.SubscriberID,
     ...(skipped.length > 0 ? { SkippedJourneys: skipped } : {}),
+    ...(deferred.length > 0 ? { DeferredJourneys: deferred } : {}),
   };
 }
 

@@ -1,7 +1,6 @@
 import { productEpoch } from "../clock.js";
-import { logger } from "../observability.js";
 import { takeFault } from "./faults.js";
-import { enrolFromSignal } from "./enrol.js";
+import { drainJourney, enrolFromSignal } from "./enrol.js";
 import type { StepsQueueMessage } from "./model.js";
 import { deliverOutbox } from "./outbox.js";
 import { handleStep } from "./runner.js";
@@ -45,8 +44,7 @@ export async function dispatch(message: StepsQueueMessage): Promise<void> {
     case "Job":
       return runJob(message.Key, message.EntryId);
     case "Drain":
-      logger().warn("steps message kind not handled yet", { kind: message.Kind });
-      return;
+      return drainJourney(message.Key);
   }
 }
 

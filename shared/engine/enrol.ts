@@ -10,7 +10,9 @@ import { newUlid, signalEntryId } from "./entry-id.js";
 import type { Cursor, Signal } from "./model.js";
 import { sendOutboxEntries, sendToSteps } from "./outbox.js";
 import { engineEvent, runChain, stepMessage, type Chain } from "./runner.js";
-import { cancellationCodes, loadJourney, Tx, updateItem, versionIs, type LoadedJourney } from "./store.js";
+import { cancellationCodes, getConsistent, loadJourney, Tx, updateItem, versionIs, type LoadedJourney } from "./store.js";
+import { decideRate, drain, isLimited, limitsOf } from "./rate.js";
+import { sendsOwnMessage } from "./cursor.js";
 import { indexedJourneys } from "./trigger-index.js";
 
 /**
@@ -47,21 +49,38 @@ export interface AdmitRequest {
 }
 
 interface Plan {
+  status: "Planned";
   cursor: Cursor;
   tx: Tx;
   loaded: LoadedJourney;
   subscriber: Item;
 }
 
+/** Over a rate limit (§4.5): the backlog row and the rate item's update, to write instead of the enrolment. */
+interface Deferral {
+  status: "Deferred";
+  notBefore: number;
+  tx: Tx;
+  drainKey: Key;
+  drainAt: number;
+}
+
 /** Steps 1–2 and the write of step 4, without committing; a skip says why. */
-async function plan(req: AdmitRequest, now: number, known?: { subscriber?: Item }): Promise<Plan | { status: "Skipped"; reason: SkipReason }> {
+async function plan(
+  req: AdmitRequest,
+  now: number,
+  known?: { subscriber?: Item; drained?: boolean },
+): Promise<Plan | Deferral | { status: "Skipped"; reason: SkipReason }> {
   const loaded = await loadJourney(req.userId, req.journeyId);
   if (!loaded) return { status: "Skipped", reason: "JourneyNotFound" };
   if (loaded.journey.Status !== "Enabled" && !req.bypass) return { status: "Skipped", reason: "JourneyDisabled" };
   if (req.depth > MAX_DEPTH) return { status: "Skipped", reason: "LoopGuard" };
   const subKey = keys.subscriber(req.userId, req.subscriberId);
   const memKey = keys.membership(req.userId, req.subscriberId, req.journeyId);
-  const found = await batchGet(known?.subscriber ? [memKey] : [subKey, memKey], { consistent: true });
+  // A row the drain admits has its rate item's update from the drain itself.
+  const limits = limitsOf(loaded.journey);
+  const rateKey = isLimited(limits) && !known?.drained ? keys.journeyRate(req.userId, req.journeyId) : undefined;
+  const found = await batchGet([...(known?.subscriber ? [] : [subKey]), memKey, ...(rateKey ? [rateKey] : [])], { consistent: true });
   const subscriber = known?.subscriber ?? found.get(keyId(subKey));
   if (!subscriber) return { status: "Skipped", reason: "SubscriberNotFound" };
   if (found.get(keyId(memKey))?.["ActiveEntryID"]) return { status: "Skipped", reason: "AlreadyActive" };
@@ -69,6 +88,23 @@ async function plan(req: AdmitRequest, now: number, known?: { subscriber?: Item 
     return { status: "Skipped", reason: "AlreadyHit" };
   }
   if (!(await triggerHolds(req.userId, subscriber, loaded.journey, now))) return { status: "Skipped", reason: "CriteriaNotMet" };
+  const rate = rateKey
+    ? decideRate(req.userId, req.journeyId, limits, found.get(keyId(rateKey)), {
+        SubscriberID: req.subscriberId,
+        SignalID: req.signalId,
+        At: req.at,
+        Depth: req.depth,
+        Source: req.source,
+        Bypass: req.bypass,
+        Deterministic: req.deterministic,
+        RevenueHit: req.revenueHit === true,
+      }, now)
+    : undefined;
+  if (rate?.kind === "defer") {
+    const tx = new Tx();
+    rate.items.forEach((item, i) => tx.set({ PK: `defer#${i}`, SK: "" }, item));
+    return { status: "Deferred", notBefore: rate.notBefore, tx, drainKey: rate.drainKey, drainAt: rate.drainAt };
+  }
 
   const entryId = req.deterministic ? signalEntryId(req.at, req.signalId, req.journeyId) : newUlid(now * 1000);
   const cursor: Cursor = {
@@ -102,12 +138,13 @@ async function plan(req: AdmitRequest, now: number, known?: { subscriber?: Item 
       names: { "#ae": "ActiveEntryID" },
     }),
   );
+  if (rate?.kind === "admit" && rateKey) tx.set(rateKey, rate.item);
   if (req.revenueHit) {
     const hits = [...((subscriber["RevenueHits"] as number[] | undefined) ?? []), req.journeyId];
     const v = subscriber["Version"];
     tx.set(subKey, updateItem(subKey, { RevenueHits: hits, Version: typeof v === "number" ? v + 1 : 1 }, [], versionIs(v)));
   }
-  return { cursor, tx, loaded, subscriber };
+  return { status: "Planned", cursor, tx, loaded, subscriber };
 }
 
 /**
@@ -118,6 +155,7 @@ async function plan(req: AdmitRequest, now: number, known?: { subscriber?: Item 
 export async function admitNow(req: AdmitRequest, now = productEpoch(), inline = true): Promise<AdmitResult> {
   for (let attempt = 0; attempt < 3; attempt++) {
     const p = await plan(req, now);
+    if (p.status === "Deferred") return commitDeferral(p, now);
     if (!("cursor" in p)) return p;
     try {
       await p.tx.commit();
@@ -155,6 +193,87 @@ export async function admitNow(req: AdmitRequest, now = productEpoch(), inline =
 }
 
 /**
+ * Writes a deferral: the backlog row (a copy of the signal finds it and adds
+ * nothing) and the rate item's backlog size, then hands the drain if it is due
+ * within the long-wait threshold (else its minute in the due index does).
+ */
+async function commitDeferral(d: Deferral, now: number): Promise<AdmitResult> {
+  try {
+    await d.tx.commit();
+  } catch (err) {
+    if (!isAwsError(err, "TransactionCanceledException")) throw err;
+    // The row exists (a copy of this signal) or the rate item moved: either way the caller may retry.
+    if (cancellationCodes(err)[0] !== "ConditionalCheckFailed") throw err;
+  }
+  if (sendsOwnMessage(d.drainAt, now)) await sendToSteps({ Kind: "Drain", Key: d.drainKey }, Math.max(0, d.drainAt - now));
+  return { status: "Deferred", notBefore: d.notBefore };
+}
+
+/**
+ * Runs a drain (§4.5): each row re-runs steps 1–2 and is admitted in one
+ * transaction with its row's delete and the rate item's count; the enrolment's
+ * first steps run right after, in this worker.
+ */
+export async function drainJourney(key: Key): Promise<void> {
+  const rate = await getConsistent(key);
+  if (!rate) return;
+  const userId = Number(rate["UserID"]);
+  const journeyId = Number(rate["JourneyID"]);
+  const loaded = await loadJourney(userId, journeyId);
+  if (!loaded) return;
+  await drain(key, limitsOf(loaded.journey), async (row, extra) => {
+    const now = productEpoch();
+    const req: AdmitRequest = {
+      userId,
+      subscriberId: Number(row.SubscriberID),
+      journeyId,
+      signalId: String(row.SignalID),
+      at: Number(row.At),
+      depth: Number(row.Depth),
+      source: String(row.Source),
+      bypass: row.Bypass === true,
+      deterministic: row.Deterministic === true,
+      revenueHit: row.RevenueHit === true,
+    };
+    const p = await plan(req, now, { drained: true });
+    if (p.status === "Skipped") {
+      if (p.reason === "JourneyDisabled") return "parked";
+      logger().info("deferred enrolment left the backlog", { journeyId, reason: p.reason });
+      return "skipped";
+    }
+    if (!("cursor" in p)) return "skipped";
+    extra.forEach((item, i) => p.tx.set({ PK: `drain#${i}`, SK: "" }, item));
+    try {
+      await p.tx.commit();
+    } catch (err) {
+      if (isAwsError(err, "TransactionCanceledException")) return "conflict";
+      throw err;
+    }
+    await runAdmitted(p, now);
+    return "admitted";
+  });
+}
+
+/** After an admission commits: its Enrolled on the events queue, then its first steps. */
+async function runAdmitted(p: Plan, now: number): Promise<void> {
+  const chain: Chain = {
+    c: p.cursor,
+    loaded: p.loaded,
+    subscriber: p.subscriber,
+    subscriberSet: {},
+    subscriberRemove: new Set(),
+    extra: new Tx(),
+    delivered: new Set(),
+    stop: false,
+    now,
+  };
+  const entries = Object.values(p.cursor.Outbox ?? {});
+  await sendOutboxEntries(cursorKey(p.cursor), entries);
+  for (const e of entries) chain.delivered.add(e.Id);
+  await runChain(chain, true);
+}
+
+/**
  * StartJourney (§7): admits into `journeyId` at the chain's Depth + 1 in the same
  * transaction as the step. The new cursor's first Step message is a follow-up in
  * the acting cursor's outbox, so it is sent once the step commits.
@@ -177,6 +296,11 @@ export async function admitInChain(chain: Chain, journeyId: number): Promise<Adm
     chain.now,
     { subscriber: { ...chain.subscriber, ...chain.subscriberSet } },
   );
+  if (p.status === "Deferred") {
+    // The backlog row and the rate item ride in the step's transaction; the drain is handed by its due time.
+    chain.extra.absorb(p.tx);
+    return { status: "Deferred", notBefore: p.notBefore };
+  }
   if (!("cursor" in p)) return p;
   chain.extra.absorb(p.tx);
   p.cursor.Version = 1;

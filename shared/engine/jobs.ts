@@ -123,6 +123,33 @@ async function resumePass(userId: number, journeyId: number, now: number): Promi
   return resumed;
 }
 
+/** A drain parked while the journey was Disabled (§4.5) is scheduled again. */
+async function resumeDrain(userId: number, journeyId: number, now: number): Promise<number> {
+  const key = keys.journeyRate(userId, journeyId);
+  const rate = await getConsistent(key);
+  if (rate?.["Parked"] !== true) return 0;
+  const v = rate["Version"];
+  try {
+    await ddb().send(
+      new UpdateCommand({
+        TableName: tableName(),
+        Key: key,
+        UpdateExpression: "SET DrainAt = :now, DuePK = :pk, DueSK = :sk, #k = :k, #q = :q, #v = :next REMOVE Parked",
+        ConditionExpression: "#v = :v",
+        ExpressionAttributeNames: { "#k": "Kind", "#q": "Queued", "#v": "Version" },
+        ExpressionAttributeValues: { ":now": now, ...prefixed(dueFields(key, now, "Drain", true, now)), ":next": Number(v) + 1, ":v": v },
+      }),
+    );
+  } catch (err) {
+    if (isAwsError(err, "ConditionalCheckFailedException")) return 0;
+    throw err;
+  }
+  await sendToSteps({ Kind: "Drain", Key: key });
+  return 1;
+}
+
+const prefixed = (f: Record<string, unknown>) => ({ ":pk": f["DuePK"], ":sk": f["DueSK"], ":k": f["Kind"], ":q": f["Queued"] });
+
 /** One purge pass; returns how many cursors it ended. */
 async function purgePass(userId: number, journeyId: number, now: number): Promise<number> {
   let ended = 0;
@@ -157,7 +184,7 @@ export async function runJob(key: Key, entryId: string | undefined): Promise<voi
     case "Resume": {
       // Disabled again: the next enable records its own job.
       if (item["Status"] !== "Enabled") break;
-      const resumed = await resumePass(userId, journeyId, now);
+      const resumed = (await resumePass(userId, journeyId, now)) + (await resumeDrain(userId, journeyId, now));
       done = resumed === 0 && now >= entry.At + JOB_SETTLE_SECONDS;
       break;
     }
