@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startEngineStack, type EngineStack, type EngineUser } from "../support/engine.js";
+import { startEngineStack, subscriber, type EngineStack, type EngineUser } from "../support/engine.js";
 
 /**
  * The engine end to end on its own local stack: an enrolment walks a tree of
@@ -18,19 +18,6 @@ async function refs(user: EngineUser) {
   const tag = Number((await user.post("/api/v1/subscriber.tags", { ListID: list, TagName: "vip" })).body["TagID"]);
   const field = Number((await user.post("/api/v1/customfield", { SubscriberListID: list, FieldName: "City" })).body["CustomFieldID"]);
   return { list, tag, field };
-}
-
-/** A subscriber, written as the engine's subscriber item (until subscriber.create writes it itself). */
-async function subscriber(user: EngineUser, list: number, email: string): Promise<number> {
-  const res = await user.post("/api/v1/subscriber", { ListID: list, EmailAddress: email });
-  const id = Number(res.body["SubscriberID"]);
-  const { keys } = await import("../../shared/keys.js");
-  const { batchPut, batchGet, keyId } = await import("../../shared/domain/owned.js");
-  const key = keys.subscriber(user.userId, id);
-  if (!(await batchGet([key])).get(keyId(key))) {
-    await batchPut([{ ...key, UserID: user.userId, SubscriberID: id, ListID: list, EmailAddress: email, SubscriptionStatus: "Subscribed", Tags: [], CustomFields: {}, Version: 1 }]);
-  }
-  return id;
 }
 
 async function cursors(userId: number, subscriberId: number) {
