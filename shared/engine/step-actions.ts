@@ -199,6 +199,11 @@ export async function runAction(ctx: ActionContext): Promise<void> {
     case "ExitJourney": {
       const raw = param(action, "TargetJourneyID");
       const targets = [...new Set((Array.isArray(raw) ? raw : [raw]).map(Number).filter((n) => Number.isInteger(n) && n > 0))];
+      // Entries of 0 are ignored; with nothing else named, the step is not configured (§7).
+      if (targets.length === 0) return passed(ctx, "Skipped", "NotConfigured");
+      // One journey named, and it is gone: the referenced record is missing (§7). In the
+      // array form a gone journey simply has no enrolment left to end.
+      if (!Array.isArray(raw) && !(await getOwned("journey", userId, targets[0]!))) return passed(ctx, "Skipped", "MissingRecord");
       const others = targets.filter((j) => j !== c.JourneyID);
       const exited = await endOthers(chain, (cur) => others.includes(cur.JourneyID), "ExitJourney");
       const self = targets.includes(c.JourneyID);
@@ -237,7 +242,8 @@ export async function runAction(ctx: ActionContext): Promise<void> {
       const result = await admitInChain(chain, target);
       if (result.status === "Enrolled") return passed(ctx, "Done", "", { EntryID: result.entryId });
       if (result.status === "Deferred") return passed(ctx, "Done", "", { Deferred: true });
-      return passed(ctx, "Skipped", result.reason);
+      // A target journey that is gone is a referenced record gone (§7), not one of StartJourney's own Reasons.
+      return passed(ctx, "Skipped", result.reason === "JourneyNotFound" ? "MissingRecord" : result.reason);
     }
   }
 }

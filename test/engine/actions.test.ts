@@ -11,8 +11,10 @@ import { formatDateTime, parseDateTime } from "../../shared/time.js";
  * readers, as no subscriber read command exists yet on this branch.
  *
  * One stack for the file and a product clock that only moves forward: enrolments
- * meant to stay live wait 30 days, so the few seconds or minutes other tests
- * advance never move them.
+ * meant to stay live wait 30 days, so the minutes other tests advance never move
+ * them. Timed parks here are longer than LONG_WAIT_THRESHOLD_SECONDS (900): a
+ * shorter one has its own delayed SQS message, timed in real seconds, which keeps
+ * `/_local/engine` from answering Idle until it is due, however far the clock moves.
  */
 let engine: EngineStack;
 
@@ -96,7 +98,7 @@ describe("Wait", () => {
     const user = await engine.user();
     const l = await list(user);
     const t = await tag(user, l);
-    const j = await journey(user, [pub({ Action: "Wait", WaitUnit: "minutes", WaitAmount: 2 }), pub({ Action: "AddTag", TargetTagID: t })]);
+    const j = await journey(user, [pub({ Action: "Wait", WaitUnit: "minutes", WaitAmount: 20 }), pub({ Action: "AddTag", TargetTagID: t })]);
     const sid = await subscriber(user, l, "wait@example.com");
     await trigger(user, l, sid, j);
     await engine.idle();
@@ -105,10 +107,10 @@ describe("Wait", () => {
     expect(c["State"]).toBe("Active");
     expect(c["Started"]).toBe(true);
     const [wait] = stepsOf(c);
-    expect(wait).toMatchObject({ Action: "Wait", Outcome: "Waiting", Reason: "", Detail: { Until: at(Number(c["EnrolledAt"]) + 120), HeldByWindow: false } });
-    expect(c["DueAt"]).toBe(Number(c["EnrolledAt"]) + 120);
+    expect(wait).toMatchObject({ Action: "Wait", Outcome: "Waiting", Reason: "", Detail: { Until: at(Number(c["EnrolledAt"]) + 1200), HeldByWindow: false } });
+    expect(c["DueAt"]).toBe(Number(c["EnrolledAt"]) + 1200);
 
-    await engine.advance(60);
+    await engine.advance(1140);
     expect((await only(user, sid, j))["State"]).toBe("Active");
     await engine.advance(61);
     c = await only(user, sid, j);
@@ -548,7 +550,7 @@ describe("Debug", () => {
     const t = await tag(user, l);
     const j = await journey(user, [
       pub({ Action: "Debug", DebugMessage: "checkpoint" }),
-      pub({ Action: "Debug", DebugMessage: "nap", SleepSeconds: 600 }),
+      pub({ Action: "Debug", DebugMessage: "nap", SleepSeconds: 1200 }),
       pub({ Action: "AddTag", TargetTagID: t }),
     ]);
     const sid = await subscriber(user, l, "debug@example.com");
@@ -562,10 +564,10 @@ describe("Debug", () => {
       ["Debug", "Done", "", { DebugMessage: "checkpoint" }],
       ["Debug", "Waiting", "", { Until: at(Number(c["DueAt"])) }],
     ]);
-    expect(Number(c["DueAt"]) - enrolled).toBeGreaterThanOrEqual(600);
-    expect(Number(c["DueAt"]) - enrolled).toBeLessThanOrEqual(602);
+    expect(Number(c["DueAt"]) - enrolled).toBeGreaterThanOrEqual(1200);
+    expect(Number(c["DueAt"]) - enrolled).toBeLessThanOrEqual(1202);
 
-    await engine.advance(603);
+    await engine.advance(1203);
     c = await only(user, sid, j);
     expect(c["State"]).toBe("Completed");
     expect(brief(c)).toEqual(["Debug:Done", "Debug:Waiting", "AddTag:Done"]);
