@@ -334,6 +334,25 @@ describe("ExitAllOtherJourneys", () => {
   });
 });
 
+describe("Fan-outs and deleted journeys", () => {
+  it("ExitAllOtherJourneys leaves a deleted journey's enrolment alone (§5.4: fan-outs ignore journeys that are gone)", async () => {
+    const user = await engine.user();
+    const l = await list(user);
+    const sid = await subscriber(user, l, "gone@example.com");
+    const [kept, gone] = await heldEnrolments(user, l, sid, 2);
+    expect((await user.post("/api/v1/journey.delete", { JourneyID: gone })).status).toBe(200);
+    const j = await journey(user, [pub({ Action: "ExitAllOtherJourneys" })]);
+    await trigger(user, l, sid, j);
+    await engine.idle();
+
+    const c = await only(user, sid, j);
+    expect(stepsOf(c)[0]).toMatchObject({ Action: "ExitAllOtherJourneys", Outcome: "Done", Detail: { Exited: [kept] } });
+    expect(await only(user, sid, kept!)).toMatchObject({ State: "Exited", EndReason: "ExitAllOtherJourneys" });
+    // Not ended as ExitAllOtherJourneys, with an Exited event ingest would reject: its own purge ends it (JourneyDeleted).
+    expect((await only(user, sid, gone!))["EndReason"]).not.toBe("ExitAllOtherJourneys");
+  });
+});
+
 describe("ExitAllJourneys", () => {
   it("ends 60 other enrolments, then its own; every ended journey shows ActiveSubscribers 0", { timeout: 180_000 }, async () => {
     const user = await engine.user();
@@ -359,16 +378,19 @@ describe("ExitAllJourneys", () => {
 });
 
 describe("StartJourney", () => {
-  it("enrols into the target (Done {EntryID}); AlreadyActive into an active one; JourneyDisabled", async () => {
+  it("enrols into the target (Done {EntryID}); AlreadyActive into an active one; JourneyDisabled; CriteriaNotMet", async () => {
     const user = await engine.user();
     const l = await list(user);
     const sid = await subscriber(user, l, "start@example.com");
     const target = await journey(user, [HOLD]);
     const disabled = await journey(user, [HOLD], { enabled: false });
+    const vip = await tag(user, l, "vip");
+    const picky = await journey(user, [HOLD], { create: { Trigger_Criteria: [[{ type: "tags", operator: "has this tag", value: String(vip) }]] } });
     const j = await journey(user, [
       pub({ Action: "StartJourney", TargetJourneyID: target }),
       pub({ Action: "StartJourney", TargetJourneyID: target }),
       pub({ Action: "StartJourney", TargetJourneyID: disabled }),
+      pub({ Action: "StartJourney", TargetJourneyID: picky }),
     ]);
     await trigger(user, l, sid, j);
     await engine.idle();
@@ -382,8 +404,10 @@ describe("StartJourney", () => {
       ["Done", "", { EntryID: started["EntryID"] }],
       ["Skipped", "AlreadyActive", {}],
       ["Skipped", "JourneyDisabled", {}],
+      ["Skipped", "CriteriaNotMet", {}],
     ]);
     expect(await cursorsIn(user, sid, disabled)).toHaveLength(0);
+    expect(await cursorsIn(user, sid, picky)).toHaveLength(0);
     expect(await enrolmentStats(user, target)).toEqual({ Active: 1, Total: 1 });
   });
 
@@ -445,6 +469,26 @@ describe("Subscribe", () => {
     expect(Number((await guardOf(user.userId, fresh, "sub@example.com"))?.["SubscriberID"])).toBe(created);
     expect((await subscriberItem(user.userId, gone))?.["SubscriptionStatus"]).toBe("Unsubscribed");
     expect((await subscriberItem(user.userId, existing))?.["SubscriptionStatus"]).toBe("Subscribed");
+  });
+});
+
+describe("Subscribe onto an address subscribe.create made", () => {
+  it("counts the address guard as the subscriber there (Existing), never a second subscriber", async () => {
+    const user = await engine.user();
+    const own = await list(user, "Own");
+    const target = await list(user, "Target");
+    const sid = await subscriber(user, own, "guard@example.com");
+    // subscriber.create alone: the address guard, without (on this branch) the engine's subscriber item.
+    const made = await user.post("/api/v1/subscriber", { ListID: target, EmailAddress: "guard@example.com" });
+    expect(made.status, made.text).toBe(200);
+    const j = await journey(user, [pub({ Action: "Subscribe", TargetListID: target })]);
+    await trigger(user, own, sid, j);
+    await engine.idle();
+
+    const c = await only(user, sid, j);
+    expect(c["State"]).toBe("Completed");
+    expect(stepsOf(c)[0]).toMatchObject({ Action: "Subscribe", Outcome: "Done", Detail: { Existing: true } });
+    expect(Number((await guardOf(user.userId, target, "guard@example.com"))?.["SubscriberID"])).toBe(Number(made.body["SubscriberID"]));
   });
 });
 
