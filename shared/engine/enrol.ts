@@ -143,7 +143,14 @@ export async function admitNow(req: AdmitRequest, now = productEpoch()): Promise
     await sendOutboxEntries(cursorKey(p.cursor), entries);
     for (const e of entries) chain.delivered.add(e.Id);
     const enrolled = engineEvent(p.cursor, "Enrolled", p.cursor.EnrolledAt);
-    await runChain(chain, true);
+    try {
+      await runChain(chain, true);
+    } catch (err) {
+      // The enrolment is committed and its cursor indexed (Queued, due now): a failed first
+      // chain is the recovery pass's to finish (§5.2 step 5), not a failed admission; thrown
+      // on, it failed subscriber.journey.trigger with a 500 for an enrolment that exists.
+      logger().warn("first chain left to recovery", { entryId: p.cursor.EntryID, error: err instanceof Error ? err.message : String(err) });
+    }
     return { status: "Enrolled", entryId: p.cursor.EntryID, enrolled };
   }
   return { status: "Skipped", reason: "AlreadyActive" };

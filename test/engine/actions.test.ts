@@ -761,3 +761,26 @@ describe("Reference IDs", () => {
     expect((await subscriberItem(user.userId, sid))?.["Tags"]).toEqual([t]);
   });
 });
+
+describe("A first step that fails inside subscriber.journey.trigger", () => {
+  it("still answers 200 for the committed enrolment; the chain is left to recovery and finishes", { timeout: 120_000 }, async () => {
+    const user = await engine.user();
+    const l = await list(user);
+    const [t1, t2] = [await tag(user, l, "1"), await tag(user, l, "2")];
+    const j = await journey(user, [pub({ Action: "AddTag", TargetTagID: t1 }), pub({ Action: "AddTag", TargetTagID: t2 })]);
+    const sid = await subscriber(user, l, "fault@example.com");
+    expect((await engine.local("POST", "/_local/faults", { Point: "after-write", Times: 1 })).status).toBe(200);
+    try {
+      await trigger(user, l, sid, j);
+    } finally {
+      await engine.local("DELETE", "/_local/faults");
+    }
+    expect(await enrolmentStats(user, j)).toEqual({ Active: 1, Total: 1 });
+    // Recovery re-hands what was left 5 minutes or more overdue.
+    await engine.advance(400);
+    const c = await only(user, sid, j);
+    expect(c["State"]).toBe("Completed");
+    expect(brief(c)).toEqual(["AddTag:Done", "AddTag:Done"]);
+    expect(await enrolmentStats(user, j)).toEqual({ Active: 0, Total: 1 });
+  });
+});
