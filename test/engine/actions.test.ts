@@ -27,6 +27,8 @@ afterAll(async () => engine?.stop());
 type Step = { At: string; ActionID: number; Action: string; Outcome: string; Reason: string; Detail: Record<string, unknown> };
 type Params = Record<string, unknown>;
 
+/** Tests that move the clock wait for the engine several times; two stacks share two cores when test/engine/ runs. */
+const CLOCK_TEST_MS = 120_000;
 const HOLD = { Action: "Wait", WaitUnit: "days", WaitAmount: 30, Published: true };
 const pub = (a: Params): Params => ({ Published: true, ...a });
 
@@ -95,7 +97,7 @@ const at = (epoch: number) => formatDateTime(new Date(epoch * 1000));
 const epochOf = (text: string) => Math.floor(parseDateTime(text)!.getTime() / 1000);
 
 describe("Wait", () => {
-  it("parks the cursor until its DueAt (Waiting {Until, HeldByWindow}) and goes on after it", async () => {
+  it("parks the cursor until its DueAt (Waiting {Until, HeldByWindow}) and goes on after it", { timeout: CLOCK_TEST_MS }, async () => {
     const user = await engine.user();
     const l = await list(user);
     const t = await tag(user, l);
@@ -591,7 +593,7 @@ describe("Decision", () => {
 });
 
 describe("Debug", () => {
-  it("records its DebugMessage; with SleepSeconds it parks like a Wait and resumes", async () => {
+  it("records its DebugMessage; with SleepSeconds it parks like a Wait and resumes", { timeout: CLOCK_TEST_MS }, async () => {
     const user = await engine.user();
     const l = await list(user);
     const t = await tag(user, l);
@@ -681,7 +683,7 @@ describe("Unpublished actions", () => {
 });
 
 describe("Run_Criteria and re-entry", () => {
-  it("a failing Run_Criteria exits (Exited, RunCriteria); re-entry gets a new EntryID and keeps the old cursor", async () => {
+  it("a failing Run_Criteria exits (Exited, RunCriteria); re-entry gets a new EntryID and keeps the old cursor", { timeout: CLOCK_TEST_MS }, async () => {
     const user = await engine.user();
     const l = await list(user);
     const member = await tag(user, l, "member");

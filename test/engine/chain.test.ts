@@ -26,7 +26,8 @@ async function cursors(userId: number, subscriberId: number) {
 }
 
 describe("a chain across a day on the local clock", () => {
-  it("tags, waits a day, takes the Decision's True branch and completes", async () => {
+  // Two clock moves, each waiting for the engine: slower when another engine test file runs beside it.
+  it("tags, waits a day, takes the Decision's True branch and completes", { timeout: 120_000 }, async () => {
     const user = await engine.user();
     const r = await refs(user);
     const journeyId = Number((await user.post("/api/v1/journey", { Name: "Chain" })).body["JourneyID"]);
