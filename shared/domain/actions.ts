@@ -494,10 +494,11 @@ function parseExitJourney(f: Fields, p: string, ctx: Ctx): Params {
   }
   const ids: number[] = [];
   for (const [k, item] of raw.entries()) {
-    const id = toPositiveInt(item) ?? fail(`${path}[${k}]`, "must be a positive integer");
+    // 0 means "not configured" (C§11; what journey.copytouser leaves), and the engine ignores such entries (ENGINE §7).
+    const id = toNonNegativeInt(item) ?? fail(`${path}[${k}]`, "must be a non-negative integer (0 means not configured)");
     if (ids.includes(id)) continue;
     ids.push(id);
-    ctx.refs.push({ kind: "journey", id, path: `${path}[${k}]` });
+    if (id > 0) ctx.refs.push({ kind: "journey", id, path: `${path}[${k}]` });
   }
   return { TargetJourneyID: ids };
 }

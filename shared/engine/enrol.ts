@@ -186,7 +186,13 @@ export async function admitNow(req: AdmitRequest, now = productEpoch(), inline =
     const entries = Object.values(p.cursor.Outbox ?? {});
     await sendOutboxEntries(cursorKey(p.cursor), entries);
     for (const e of entries) chain.delivered.add(e.Id);
-    await runChain(chain, true);
+    try {
+      await runChain(chain, true);
+    } catch (err) {
+      // The enrolment is committed and its cursor indexed (Queued, due now): a failed first
+      // chain is the recovery pass's to finish (§5.2 step 5), not a failed admission.
+      logger().warn("first chain left to recovery", { entryId: p.cursor.EntryID, error: err instanceof Error ? err.message : String(err) });
+    }
     return { status: "Enrolled", entryId: p.cursor.EntryID, enrolled };
   }
   return { status: "Skipped", reason: "AlreadyActive" };

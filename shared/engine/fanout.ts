@@ -2,7 +2,7 @@ import { QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { ddb, tableName } from "../aws.js";
 import { isAwsError } from "../errors.js";
 import { keys } from "../keys.js";
-import type { Item } from "../domain/owned.js";
+import { batchGet, keyId, type Item } from "../domain/owned.js";
 import { deliverOutbox } from "./outbox.js";
 import { cursorKey, cursorOf, cursorWrite, isLive } from "./cursor.js";
 import { engineEvent, type Chain } from "./runner.js";
@@ -47,6 +47,17 @@ export async function liveCursorsOf(userId: number, subscriberId: number): Promi
     .map(cursorOf);
 }
 
+/**
+ * The cursors whose journey still exists: every reader, fan-outs included, ignores
+ * cursors of a journey that is gone (§5.4); the journey's purge ends them (JourneyDeleted).
+ */
+async function ofLiveJourneys(userId: number, cursors: Cursor[]): Promise<Cursor[]> {
+  if (cursors.length === 0) return cursors;
+  const ids = [...new Set(cursors.map((c) => c.JourneyID))];
+  const found = await batchGet(ids.map((id) => keys.journey(userId, id)), { consistent: true });
+  return cursors.filter((c) => found.has(keyId(keys.journey(userId, c.JourneyID))));
+}
+
 /** Ends `other` (in memory) with its end events in its outbox; returns its write items. */
 export function endItems(other: Cursor, reason: string, now: number): Tx {
   const read = other.Version;
@@ -89,7 +100,8 @@ export function endItems(other: Cursor, reason: string, now: number): Tx {
 export async function endOthers(chain: Chain, pick: (c: Cursor) => boolean, reason: string): Promise<number[]> {
   const ended = new Set<number>();
   for (let pass = 0; pass < 5; pass++) {
-    const targets = (await liveCursorsOf(chain.c.UserID, chain.c.SubscriberID)).filter((o) => o.EntryID !== chain.c.EntryID && pick(o));
+    const picked = (await liveCursorsOf(chain.c.UserID, chain.c.SubscriberID)).filter((o) => o.EntryID !== chain.c.EntryID && pick(o));
+    const targets = await ofLiveJourneys(chain.c.UserID, picked);
     if (targets.length === 0) break;
     let failed = false;
     for (let i = 0; i < targets.length; i += MAX_TX_ITEMS / 2) {

@@ -230,7 +230,8 @@ export async function runChain(chain: Chain, handedForAction: boolean): Promise<
         const action = tree.get(actionId)!;
         const hold = await runCriteriaHold(chain, journey);
         if (!hold.result) {
-          c.Steps.push(record(chain.now, actionId, action.Action, "Done", "RunCriteria", hold.detail));
+          // The action did not run: recorded as skipped, never as Done (the end row carries EndReason RunCriteria).
+          c.Steps.push(record(chain.now, actionId, action.Action, "Skipped", "RunCriteria", hold.detail));
           endCursor(chain, "Exited", "RunCriteria");
         } else {
           const ctx: ActionContext = { chain, action, startAt: fromDue ? c.DueAt : chain.now };

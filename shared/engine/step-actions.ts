@@ -72,12 +72,16 @@ function setSub(chain: Chain, attrs: Record<string, unknown>): void {
 const fieldsBytes = (fields: Record<string, string>): number =>
   Object.entries(fields).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v), 0);
 
-/** The subscriber with the same address on another list, through the address guard (§7). */
-async function sameAddressOn(chain: Chain, listId: number): Promise<Item | undefined> {
+/**
+ * The subscriber with the same address on another list, through the address guard (§7).
+ * `guarded`: the guard exists, even where no engine subscriber item does (a subscriber
+ * made before subscriber.create wrote one): the address is taken on that list.
+ */
+async function sameAddressOn(chain: Chain, listId: number): Promise<{ item?: Item; guarded: boolean }> {
   const email = String(chain.subscriber["EmailAddress"] ?? "").toLowerCase();
   const guard = await getConsistent(keys.subscriberAddress(chain.c.UserID, listId, sha256Hex(email)));
-  if (!guard) return undefined;
-  return getConsistent(keys.subscriber(chain.c.UserID, Number(guard["SubscriberID"])));
+  if (!guard) return { guarded: false };
+  return { item: await getConsistent(keys.subscriber(chain.c.UserID, Number(guard["SubscriberID"]))), guarded: true };
 }
 
 export async function runAction(ctx: ActionContext): Promise<void> {
@@ -148,7 +152,7 @@ export async function runAction(ctx: ActionContext): Promise<void> {
       if (!listId) return passed(ctx, "Skipped", "NotConfigured");
       if (!(await getOwned("list", userId, listId))) return passed(ctx, "Skipped", "MissingRecord");
       const own = Number(sub(chain)["ListID"]) === listId;
-      const target = own ? sub(chain) : await sameAddressOn(chain, listId);
+      const target = own ? sub(chain) : (await sameAddressOn(chain, listId)).item;
       if (!target) return passed(ctx, "Skipped", "NotOnList");
       if (target["SubscriptionStatus"] === "Unsubscribed") return passed(ctx, "Done", "", { Changed: false });
       const changes: Record<string, unknown> = {
@@ -171,7 +175,11 @@ export async function runAction(ctx: ActionContext): Promise<void> {
       if (!listId) return passed(ctx, "Skipped", "NotConfigured");
       if (!(await getOwned("list", userId, listId))) return passed(ctx, "Skipped", "MissingRecord");
       const s = sub(chain);
-      const existing = Number(s["ListID"]) === listId ? s : await sameAddressOn(chain, listId);
+      const there = Number(s["ListID"]) === listId ? { item: s, guarded: true } : await sameAddressOn(chain, listId);
+      // A guard without a subscriber item still holds the address: creating another would fail
+      // its condition on every retry, so it counts as subscribed there.
+      if (there.guarded && !there.item) return passed(ctx, "Done", "", { Existing: true });
+      const existing = there.item;
       if (existing) {
         if (existing["SubscriptionStatus"] === "Unsubscribed") return passed(ctx, "Skipped", "PreviouslyUnsubscribed");
         return passed(ctx, "Done", "", { Existing: true });
@@ -199,6 +207,11 @@ export async function runAction(ctx: ActionContext): Promise<void> {
     case "ExitJourney": {
       const raw = param(action, "TargetJourneyID");
       const targets = [...new Set((Array.isArray(raw) ? raw : [raw]).map(Number).filter((n) => Number.isInteger(n) && n > 0))];
+      // Entries of 0 are ignored; with nothing else named, the step is not configured (§7).
+      if (targets.length === 0) return passed(ctx, "Skipped", "NotConfigured");
+      // One journey named, and it is gone: the referenced record is missing (§7). In the
+      // array form a gone journey simply has no enrolment left to end.
+      if (!Array.isArray(raw) && !(await getOwned("journey", userId, targets[0]!))) return passed(ctx, "Skipped", "MissingRecord");
       const others = targets.filter((j) => j !== c.JourneyID);
       const exited = await endOthers(chain, (cur) => others.includes(cur.JourneyID), "ExitJourney");
       const self = targets.includes(c.JourneyID);
@@ -237,7 +250,8 @@ export async function runAction(ctx: ActionContext): Promise<void> {
       const result = await admitInChain(chain, target);
       if (result.status === "Enrolled") return passed(ctx, "Done", "", { EntryID: result.entryId });
       if (result.status === "Deferred") return passed(ctx, "Done", "", { Deferred: true });
-      return passed(ctx, "Skipped", result.reason);
+      // A target journey that is gone is a referenced record gone (§7), not one of StartJourney's own Reasons.
+      return passed(ctx, "Skipped", result.reason === "JourneyNotFound" ? "MissingRecord" : result.reason);
     }
   }
 }

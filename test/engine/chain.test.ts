@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startEngineStack, type EngineStack, type EngineUser } from "../support/engine.js";
+import { startEngineStack, subscriber, type EngineStack, type EngineUser } from "../support/engine.js";
 
 /**
  * The engine end to end on its own local stack: an enrolment walks a tree of
@@ -20,25 +20,13 @@ async function refs(user: EngineUser) {
   return { list, tag, field };
 }
 
-/** A subscriber, written as the engine's subscriber item (until subscriber.create writes it itself). */
-async function subscriber(user: EngineUser, list: number, email: string): Promise<number> {
-  const res = await user.post("/api/v1/subscriber", { ListID: list, EmailAddress: email });
-  const id = Number(res.body["SubscriberID"]);
-  const { keys } = await import("../../shared/keys.js");
-  const { batchPut, batchGet, keyId } = await import("../../shared/domain/owned.js");
-  const key = keys.subscriber(user.userId, id);
-  if (!(await batchGet([key])).get(keyId(key))) {
-    await batchPut([{ ...key, UserID: user.userId, SubscriberID: id, ListID: list, EmailAddress: email, SubscriptionStatus: "Subscribed", Tags: [], CustomFields: {}, Version: 1 }]);
-  }
-  return id;
-}
-
 async function cursors(userId: number, subscriberId: number) {
   const { engineItemsOf } = await import("../../shared/engine/fanout.js");
   return (await engineItemsOf(userId, subscriberId)).filter((i) => typeof i["EntryID"] === "string");
 }
 
 describe("a chain across a day on the local clock", () => {
+  // Two clock moves, each waiting for the engine: slower when another engine test file runs beside it.
   it("tags, waits a day, takes the Decision's True branch and completes", { timeout: 120_000 }, async () => {
     const user = await engine.user();
     const r = await refs(user);

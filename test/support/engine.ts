@@ -109,3 +109,42 @@ export async function startEngineStack(env: Record<string, string> = {}): Promis
     stop: () => stack.stop(),
   };
 }
+
+/**
+ * A subscriber, written as the engine's subscriber item (until subscriber.create
+ * writes it itself). `attrs` (Tags, CustomFields, SubscriptionStatus, …) are
+ * merged into the item, as a test's starting state.
+ */
+export async function subscriber(user: EngineUser, list: number, email: string, attrs: Record<string, unknown> = {}): Promise<number> {
+  const res = await user.post("/api/v1/subscriber", { ListID: list, EmailAddress: email });
+  if (res.status !== 200) throw new Error(`subscriber.create: ${res.text}`);
+  const id = Number(res.body["SubscriberID"]);
+  const { keys } = await import("../../shared/keys.js");
+  const { batchPut, batchGet, keyId } = await import("../../shared/domain/owned.js");
+  const key = keys.subscriber(user.userId, id);
+  const found = (await batchGet([key], { consistent: true })).get(keyId(key));
+  if (!found || Object.keys(attrs).length > 0) {
+    const base = found ?? { UserID: user.userId, SubscriberID: id, ListID: list, EmailAddress: email, SubscriptionStatus: "Subscribed", Tags: [], CustomFields: {}, Version: 0 };
+    await batchPut([{ ...base, ...attrs, ...key, Version: Number(base["Version"] ?? 0) + 1 }]);
+  }
+  return id;
+}
+
+/** The engine's subscriber item, read consistently (undefined once deleted). */
+export async function subscriberItem(userId: number, subscriberId: number): Promise<Record<string, unknown> | undefined> {
+  const { keys } = await import("../../shared/keys.js");
+  const { getConsistent } = await import("../../shared/engine/store.js");
+  return getConsistent(keys.subscriber(userId, subscriberId));
+}
+
+/** A subscriber's cursors (every enrolment, ended ones included), oldest EntryID first per journey. */
+export async function cursorsOf(userId: number, subscriberId: number): Promise<Record<string, unknown>[]> {
+  const { engineItemsOf } = await import("../../shared/engine/fanout.js");
+  return (await engineItemsOf(userId, subscriberId)).filter((i) => typeof i["EntryID"] === "string");
+}
+
+/** A subscriber's memberships (one per journey ever entered). */
+export async function membershipsOf(userId: number, subscriberId: number): Promise<Record<string, unknown>[]> {
+  const { engineItemsOf } = await import("../../shared/engine/fanout.js");
+  return (await engineItemsOf(userId, subscriberId)).filter((i) => typeof i["EntryID"] !== "string");
+}

@@ -613,7 +613,7 @@ const INVALID: Case[] = [
   ["ExitJourney with TargetJourneyID abc", { Action: "ExitJourney", TargetJourneyID: "abc" }, "Actions[0].TargetJourneyID"],
   ["ExitJourney with an empty array", { Action: "ExitJourney", TargetJourneyID: [] }, "Actions[0].TargetJourneyID", /1 to 100/],
   ["ExitJourney with 101 IDs", { Action: "ExitJourney", TargetJourneyID: Array.from({ length: 101 }, (_, i) => i + 1) }, "Actions[0].TargetJourneyID"],
-  ["ExitJourney with 0 in the array", { Action: "ExitJourney", TargetJourneyID: [4, 0] }, "Actions[0].TargetJourneyID[1]"],
+  ["ExitJourney with -1 in the array", { Action: "ExitJourney", TargetJourneyID: [4, -1] }, "Actions[0].TargetJourneyID[1]"],
   ["ExitJourney with a bad item in the array", { Action: "ExitJourney", TargetJourneyID: [4, 5, "x"] }, "Actions[0].TargetJourneyID[2]"],
   // Field-less types
   ["ExitThisJourney with a field", { Action: "ExitThisJourney", TargetJourneyID: 5 }, "Actions[0].TargetJourneyID"],
@@ -757,6 +757,12 @@ describe("parseActions: valid field values", () => {
   it("accepts a single ExitJourney ID as a number or text, and the journey itself", () => {
     expect(params({ Action: "ExitJourney", TargetJourneyID: "12" }).TargetJourneyID).toBe(12);
     expect(params({ Action: "ExitJourney", TargetJourneyID: JOURNEY }).TargetJourneyID).toBe(JOURNEY);
+  });
+
+  it("keeps 0 entries of ExitJourney's array (not configured, C§11; the engine ignores them) without a reference", () => {
+    const r = ok([{ Action: "ExitJourney", TargetJourneyID: [4, 0] }]);
+    expect(r.actions[0]!.ActionParameters["TargetJourneyID"]).toEqual([4, 0]);
+    expect(r.refs).toEqual([{ kind: "journey", id: 4, path: "Actions[0].TargetJourneyID[0]" }]);
   });
 
   it("de-duplicates ExitJourney IDs, keeps their order, and refers to each once", () => {
