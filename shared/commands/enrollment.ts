@@ -8,6 +8,7 @@ import { getJourneys, listJourneys } from "../domain/journeys.js";
 import { getSubscriber } from "../domain/subscribers.js";
 import { getOwned, queryByPrefix } from "../domain/owned.js";
 import { admitNow, type SkipReason } from "../engine/enrol.js";
+import { newUlid } from "../engine/entry-id.js";
 import { endEnrolment, liveCursorsOf } from "../engine/fanout.js";
 import { engineEvent } from "../engine/runner.js";
 import { productEpoch } from "../clock.js";
@@ -102,7 +103,8 @@ async function triggerJourneys(userId: number, p: { JourneyID: number[]; ListID:
   const enrolled: IngestEvent[] = [];
   const deferred: { JourneyID: number; NotBefore: string }[] = [];
   for (const journeyId of candidates) {
-    const signalId = randomUUID();
+    // A ULID: deferred rows are kept in (At, SignalID) order, so calls in one second keep their arrival order.
+    const signalId = newUlid();
     const result = await admitNow(
       { userId, subscriberId: p.SubscriberID, journeyId, signalId, at, depth: 0, source: "Command", bypass: p.BypassJourneyStatusCheck, deterministic: false },
       Math.max(at, productEpoch()),

@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { isAwsError } from "../errors.js";
 import { keys, type Key } from "../keys.js";
 import { logger } from "../observability.js";
@@ -292,7 +291,7 @@ export async function admitInChain(chain: Chain, journeyId: number): Promise<Adm
       userId: c.UserID,
       subscriberId: c.SubscriberID,
       journeyId,
-      signalId: randomUUID(),
+      signalId: newUlid(),
       at: chain.now,
       depth: c.Depth + 1,
       source: "StartJourney",
