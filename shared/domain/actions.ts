@@ -334,9 +334,10 @@ function parseWait(f: Fields, p: string): Params {
   const WaitUnit = readEnum(unitRaw, `${p}.WaitUnit`, WAIT_UNITS, "days");
   const amountRaw = f.get("WaitAmount");
   if (isBlank(amountRaw)) fail(`${p}.WaitAmount`, "is required");
-  const WaitAmount = toPositiveInt(amountRaw);
+  // 0 is allowed (ENGINE §6): a Wait of no time that still applies its window.
+  const WaitAmount = toNonNegativeInt(amountRaw);
   if (WaitAmount === undefined || WaitAmount > MAX_WAIT_AMOUNT) {
-    fail(`${p}.WaitAmount`, `must be a positive integer of at most ${MAX_WAIT_AMOUNT}`);
+    fail(`${p}.WaitAmount`, `must be a whole number from 0 to ${MAX_WAIT_AMOUNT}`);
   }
   const TimeConstraintEnabled = readBool(f.get("TimeConstraintEnabled"), `${p}.TimeConstraintEnabled`, false);
   const DontSendBefore = readTime(f.get("DontSendBefore"), `${p}.DontSendBefore`, "09:00");

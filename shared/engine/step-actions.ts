@@ -276,6 +276,8 @@ export function newSubscriberItem(userId: number, subscriberId: number, listId: 
     BounceType: "Not Bounced",
     CustomFields: {},
     Tags: [],
+    Revenue: 0,
+    RevenueHits: [],
     Version: 1,
   };
 }

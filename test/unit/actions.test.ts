@@ -496,7 +496,6 @@ const INVALID: Case[] = [
   ["Wait with WaitUnit weeks", { ...W, WaitUnit: "weeks" }, "Actions[0].WaitUnit", /seconds, minutes, hours, days/],
   ["Wait with a numeric WaitUnit", { ...W, WaitUnit: 3 }, "Actions[0].WaitUnit"],
   ["Wait without WaitAmount", { Action: "Wait", WaitUnit: "days" }, "Actions[0].WaitAmount", /required/],
-  ["Wait with WaitAmount 0", { ...W, WaitAmount: 0 }, "Actions[0].WaitAmount"],
   ["Wait with a negative WaitAmount", { ...W, WaitAmount: -2 }, "Actions[0].WaitAmount"],
   ["Wait with a fractional WaitAmount", { ...W, WaitAmount: 1.5 }, "Actions[0].WaitAmount"],
   ["Wait with WaitAmount 12abc", { ...W, WaitAmount: "12abc" }, "Actions[0].WaitAmount"],
@@ -903,5 +902,12 @@ describe("flatten", () => {
 
   it("returns nothing for an empty tree", () => {
     expect(flatten([])).toEqual([]);
+  });
+});
+
+describe("Wait of no time", () => {
+  it("accepts WaitAmount 0 (ENGINE §6: a Wait that still applies its window)", () => {
+    const out = parseActions([{ Action: "Wait", WaitUnit: "minutes", WaitAmount: 0 }], { journeyId: JOURNEY });
+    expect(out.ok && out.actions[0]?.ActionParameters["WaitAmount"]).toBe(0);
   });
 });
