@@ -6,7 +6,8 @@ import { startLocalStack } from "./stack.js";
  * DATA_DIR. Ctrl-C stops every child process.
  */
 const port = Number(process.env["PORT"] ?? 3000);
-const dataDir = resolve(process.env["DATA_DIR"] ?? ".data", "dynamodb");
+const dataRoot = resolve(process.env["DATA_DIR"] ?? ".data");
+const dataDir = resolve(dataRoot, "dynamodb");
 const given = process.env["ADMIN_API_KEY"];
 
 // One short readable line per request on the terminal instead of Lambda's JSON.
@@ -18,6 +19,8 @@ const stack = await startLocalStack({
   adminKey: given,
   rateLimitPerMinute: process.env["RATE_LIMIT_PER_MINUTE"] ? Number(process.env["RATE_LIMIT_PER_MINUTE"]) : undefined,
   sessionTtlSeconds: process.env["SESSION_TTL_SECONDS"] ? Number(process.env["SESSION_TTL_SECONDS"]) : undefined,
+  // The product clock (`/_local/clock`) survives a restart, as the data does, and only moves forward.
+  clockFile: resolve(dataRoot, "clock.json"),
 });
 
 const shownUrl = stack.url.replace("127.0.0.1", "localhost");
