@@ -27,7 +27,9 @@ import type { EmailActionKey } from "./stats.js";
  * - each state item the chunk changes (email state, enrolment entry, subscriber
  *   revenue), once, conditioned on what the replay relied on (the first-flags it
  *   sets still absent, the entry's version, the revenue read);
- * - each rollup item once, with the chunk's deltas summed in memory.
+ * - each rollup item once, with the chunk's deltas summed in memory;
+ * - the signals its events fire (ENGINE §4.1, §4.2), as outbox entries on items it
+ *   writes anyway (email states, markers), delivered once it commits.
  *
  * So a chunk is applied whole or not at all, and a hot journey's rollups are
  * written once per chunk instead of once per event. The order inside a lane is
