@@ -1,5 +1,5 @@
 import { inject } from "vitest";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { createJourney, createUser, firstError, outcome, type TestUser } from "../support/api.js";
 import { countsOf, eventually, ok, settled } from "../support/enrolments.js";
 
@@ -13,6 +13,9 @@ import { countsOf, eventually, ok, settled } from "../support/enrolments.js";
  */
 
 type Json = Record<string, any>;
+
+// Each firing is awaited on the engine, which two test workers share: more than the suite's default 30 s.
+vi.setConfig({ testTimeout: 120_000 });
 
 async function domain() {
   Object.assign(process.env, inject("stackEnv"));

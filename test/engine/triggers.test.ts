@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { inject } from "vitest";
 import { describe, expect, it } from "vitest";
 import { createUser, type TestUser } from "../support/api.js";
-import { enrolmentsOf, expectCounts, ok, triggerJourney } from "../support/enrolments.js";
+import { enrolmentsOf, expectCounts, ok, settled, triggerJourney } from "../support/enrolments.js";
 
 /**
  * Every trigger type (ENGINE §4.1, §12 "Every trigger type") on the suite's shared
@@ -55,21 +55,25 @@ async function emailState(userId: number, sub: number, actionId: number) {
 describe("every trigger fires from its named source, and only from it", () => {
   /** One journey per trigger type, each completing at once so that every firing counts one enrolment. */
   async function everyTrigger(user: TestUser, r: Awaited<ReturnType<typeof refs>>, mail: number) {
+    // Created Disabled, then enabled in one call (the suite's rate limit is 100 calls a minute).
+    const off = { enabled: false };
     const j = {
-      ListSubscription: await triggerJourney(user, { Trigger: "ListSubscription", Trigger_ListID: r.list }),
-      ListUnsubscription: await triggerJourney(user, { Trigger: "ListUnsubscription", Trigger_ListID: r.list }),
-      Tag: await triggerJourney(user, { Trigger: "Tag", Trigger_Value: r.tag }),
-      UnTag: await triggerJourney(user, { Trigger: "UnTag", Trigger_Value: r.tag }),
-      CustomFieldValueChanged: await triggerJourney(user, { Trigger: "CustomFieldValueChanged", Trigger_Value: r.field }),
-      EmailOpen: await triggerJourney(user, { Trigger: "EmailOpen", Trigger_EmailID: r.email }),
-      EmailLinkClick: await triggerJourney(user, { Trigger: "EmailLinkClick", Trigger_EmailID: r.email }),
-      EmailConversion: await triggerJourney(user, { Trigger: "EmailConversion", Trigger_EmailID: r.email }),
-      RevenueHit: await triggerJourney(user, { Trigger: "RevenueHit", Trigger_Value: 1000 }),
-      JourneyCompleted: await triggerJourney(user, { Trigger: "JourneyCompleted", Trigger_Value: mail }),
-      WebsiteEvent_pageView: await triggerJourney(user, { Trigger: "WebsiteEvent_pageView", Trigger_Value: "/pricing" }),
-      WebsiteEvent_customEvent: await triggerJourney(user, { Trigger: "WebsiteEvent_customEvent", Trigger_Value: "signup" }),
-      Manual: await triggerJourney(user, { Trigger: "Manual" }),
+      ListSubscription: await triggerJourney(user, { Trigger: "ListSubscription", Trigger_ListID: r.list }, off),
+      ListUnsubscription: await triggerJourney(user, { Trigger: "ListUnsubscription", Trigger_ListID: r.list }, off),
+      Tag: await triggerJourney(user, { Trigger: "Tag", Trigger_Value: r.tag }, off),
+      UnTag: await triggerJourney(user, { Trigger: "UnTag", Trigger_Value: r.tag }, off),
+      CustomFieldValueChanged: await triggerJourney(user, { Trigger: "CustomFieldValueChanged", Trigger_Value: r.field }, off),
+      EmailOpen: await triggerJourney(user, { Trigger: "EmailOpen", Trigger_EmailID: r.email }, off),
+      EmailLinkClick: await triggerJourney(user, { Trigger: "EmailLinkClick", Trigger_EmailID: r.email }, off),
+      EmailConversion: await triggerJourney(user, { Trigger: "EmailConversion", Trigger_EmailID: r.email }, off),
+      RevenueHit: await triggerJourney(user, { Trigger: "RevenueHit", Trigger_Value: 1000 }, off),
+      JourneyCompleted: await triggerJourney(user, { Trigger: "JourneyCompleted", Trigger_Value: mail }, off),
+      WebsiteEvent_pageView: await triggerJourney(user, { Trigger: "WebsiteEvent_pageView", Trigger_Value: "/pricing" }, off),
+      WebsiteEvent_customEvent: await triggerJourney(user, { Trigger: "WebsiteEvent_customEvent", Trigger_Value: "signup" }, off),
+      Manual: await triggerJourney(user, { Trigger: "Manual" }, off),
     };
+    const enabled = await ok(() => user.post("/api/v1/journeys.enable", { JourneyIDs: Object.values(j).join(",") }));
+    expect(enabled.body["ProcessedJourneyIDs"]).toEqual(Object.values(j));
     return j;
   }
 
@@ -82,7 +86,7 @@ describe("every trigger fires from its named source, and only from it", () => {
     const step = async (action: () => Promise<unknown>, fires: (keyof typeof j)[]) => {
       await action();
       for (const t of fires) expected[j[t]] = (expected[j[t]] ?? 0) + 1;
-      await expectCounts(user, r.list, sub, expected);
+      await expectCounts(user, r.list, sub, expected, JSON.stringify({ fires, journeys: j }));
     };
 
     let sub = 0;
@@ -99,7 +103,7 @@ describe("every trigger fires from its named source, and only from it", () => {
     await step(() => patch({ SubscriptionStatus: "Unsubscribed" }), ["ListUnsubscription"]);
     await step(() => patch({ SubscriptionStatus: "Subscribed", TriggerEvents: "off" }), []);
     await step(() => ok(() => user.post("/api/v1/subscriber.journey.trigger", { JourneyID: j.Manual, ListID: r.list, SubscriberID: sub })), ["Manual"]);
-  }, 120_000);
+  }, 180_000);
 
   it("ingest: EmailOpen, EmailLinkClick and EmailConversion from the first Opened / Clicked / Converted of a SendEmail action sending that EmailID; JourneyCompleted from an outside Completed", async () => {
     const user = await createUser();
@@ -108,13 +112,15 @@ describe("every trigger fires from its named source, and only from it", () => {
     const mail = await mailJourney(user, [r.email, otherEmail]);
     const [action, otherAction] = mail.actionIds as [number, number];
     const sub = await subscribe(user, r.list, "bea@example.com");
+    // Its ListSubscription handled before any journey listens for it.
+    await settled();
     const j = await everyTrigger(user, r, mail.journeyId);
     // The subscriber existed before the journeys: nothing so far.
     const expected: Record<number, number> = {};
     const step = async (event: Json, fires: (keyof typeof j)[]) => {
       await ingest(user, { JourneyID: mail.journeyId, SubscriberID: sub, ...event });
       for (const t of fires) expected[j[t]] = (expected[j[t]] ?? 0) + 1;
-      await expectCounts(user, r.list, sub, expected);
+      await expectCounts(user, r.list, sub, expected, JSON.stringify({ event, journeys: j }));
     };
     // Events of an action sending another email fire nothing of this EmailID.
     await step({ Type: "Opened", ActionID: otherAction }, []);
@@ -144,7 +150,7 @@ describe("every trigger fires from its named source, and only from it", () => {
     const unknown = await emailState(user.userId, 987654321, action);
     expect(unknown).toMatchObject({ EmailID: r.email, Opened: expect.any(String) });
     expect(unknown?.["Outbox"]).toBeUndefined();
-  }, 120_000);
+  }, 180_000);
 });
 
 describe("RevenueHit", () => {

@@ -26,18 +26,22 @@ export async function eventually<T>(probe: () => Promise<T>, timeoutMs = 20_000)
 }
 
 /**
- * Waits until the engine is idle (`/_local/engine`: queues empty, nothing due), so
- * that "nothing fired" is asserted after whatever was fired has run. Other test
- * files share the stack and may keep it busy: past the timeout it returns anyway,
- * having waited long enough for a signal to have been handled.
+ * Waits until the steps queue is empty (`/_local/engine`: nothing visible or in
+ * flight, twice in a row), so that "nothing fired" is asserted after whatever was
+ * fired has run: commands and ingest hand their signals to that queue before they
+ * answer. Not the whole of Idle: an outbox left for the recovery pass keeps DueNow
+ * up for minutes on a shared stack. Other test files share the stack and may keep
+ * the queue busy: past the timeout it returns anyway, having waited long enough for
+ * a signal to have been handled.
  */
-export async function settled(timeoutMs = 15_000): Promise<void> {
+export async function settled(timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let streak = 0;
   await sleep(300);
   while (Date.now() < deadline) {
     const res = await http.get("/_local/engine", {}, { AdminAPIKey: adminKey() });
-    streak = res.body?.["Idle"] === true ? streak + 1 : 0;
+    const busy = Number(res.body?.["StepsVisible"] ?? 1) + Number(res.body?.["StepsInFlight"] ?? 1);
+    streak = res.status === 200 && busy === 0 ? streak + 1 : 0;
     if (streak >= 2) return;
     await sleep(250);
   }
@@ -106,8 +110,8 @@ export async function countsOf(user: TestUser, list: number, sub: number): Promi
  * it: none), then lets the engine settle and checks again, so that a late extra
  * enrolment still fails the test.
  */
-export async function expectCounts(user: TestUser, list: number, sub: number, expected: Record<number, number>): Promise<void> {
-  await eventually(async () => expect(await countsOf(user, list, sub)).toEqual(expected));
+export async function expectCounts(user: TestUser, list: number, sub: number, expected: Record<number, number>, label = ""): Promise<void> {
+  await eventually(async () => expect(await countsOf(user, list, sub), label).toEqual(expected));
   await settled();
-  expect(await countsOf(user, list, sub)).toEqual(expected);
+  expect(await countsOf(user, list, sub), label).toEqual(expected);
 }
