@@ -3,7 +3,14 @@ import { TransactWriteCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { ddb, tableName } from "../aws.js";
 import { isAwsError } from "../errors.js";
 import { keys, type Key } from "../keys.js";
+import { logger } from "../observability.js";
 import { epochSeconds } from "../time.js";
+import { productEpoch } from "../clock.js";
+import { dueFields } from "../engine/due.js";
+import type { Outbox, OutboxEntry, Signal } from "../engine/model.js";
+import { deliverOutbox } from "../engine/outbox.js";
+import { indexedJourneys } from "../engine/trigger-index.js";
+import type { Trigger } from "./trigger.js";
 import { ispOf } from "./email-address.js";
 import { batchGet, keyId, type Item } from "./owned.js";
 import { sha256Hex } from "./secrets.js";
@@ -20,7 +27,9 @@ import type { EmailActionKey } from "./stats.js";
  * - each state item the chunk changes (email state, enrolment entry, subscriber
  *   revenue), once, conditioned on what the replay relied on (the first-flags it
  *   sets still absent, the entry's version, the revenue read);
- * - each rollup item once, with the chunk's deltas summed in memory.
+ * - each rollup item once, with the chunk's deltas summed in memory;
+ * - the signals its events fire (ENGINE §4.1, §4.2), as outbox entries on items it
+ *   writes anyway (email states, markers), delivered once it commits.
  *
  * So a chunk is applied whole or not at all, and a hot journey's rollups are
  * written once per chunk instead of once per event. The order inside a lane is
@@ -58,6 +67,8 @@ export interface IngestEvent {
   /** Cents. */
   Amount: number;
   BounceType: "Hard" | "Soft";
+  /** The EmailID its SendEmail action sends (set by the ingest checks); what EmailOpen and the like match. */
+  EmailID?: number;
 }
 
 const COUNTER: Partial<Record<EventType, EmailActionKey>> = {
@@ -87,14 +98,58 @@ const suppresses = (e: IngestEvent) =>
 /** Events that change the subscriber item (ENGINE §3.1): its revenue, bounce type or suppression. */
 const touchesSubscriber = (e: IngestEvent) => suppresses(e) || e.Type === "Bounced" || (e.Type === "Converted" && e.Amount > 0);
 
+/** The email signal (ENGINE §4.1) the first Opened / Clicked / Converted of an action fires. */
+const EMAIL_SIGNAL: Partial<Record<EventType, Trigger>> = { Opened: "EmailOpen", Clicked: "EmailLinkClick", Converted: "EmailConversion" };
+
+/** A Completed event from outside the engine fires JourneyCompleted; the engine sends its own completions' (§5.5). */
+const outsideCompletion = (e: IngestEvent) => e.Type === "Completed" && !e.EventID.startsWith("eng:");
+
+/**
+ * Events that may fire a signal. Signals fire only for subscribers of the caller
+ * (§4.1), so these read the subscriber item even when they do not change it.
+ */
+const mayFire = (e: IngestEvent) => EMAIL_SIGNAL[e.Type] !== undefined || outsideCompletion(e);
+
 /** The state items an event reads and may change. */
 function stateKeys(userId: number, e: IngestEvent): Key[] {
   const out: Key[] = [];
   if (e.ActionID !== undefined) out.push(keys.emailState(userId, e.SubscriberID, e.ActionID));
   else out.push(keys.enrollment(userId, e.JourneyID, e.SubscriberID));
   if (suppresses(e)) out.push(keys.suppression(userId, e.SubscriberID));
-  if (touchesSubscriber(e)) out.push(keys.subscriber(userId, e.SubscriberID));
+  if (touchesSubscriber(e) || mayFire(e)) out.push(keys.subscriber(userId, e.SubscriberID));
   return out;
+}
+
+/**
+ * What a batch's signals need besides the state items: the firing time (epoch s, the
+ * product clock, as every engine time) and, when a conversion of a known subscriber
+ * may cross one, the thresholds T of the user's Enabled RevenueHit journeys.
+ */
+interface SignalContext {
+  userId: number;
+  at: number;
+  thresholds: readonly number[];
+}
+
+/**
+ * One signal as the outbox entry that carries it (§4.2, §5.5). Its SignalID comes
+ * from the EventID, which fires it at most once (a duplicate writes nothing), so a
+ * retried chunk rebuilds the very same entry.
+ */
+function signalEntry(ctx: SignalContext, e: IngestEvent, trigger: Trigger, value: Signal["Value"], source: Key): OutboxEntry {
+  const digest = sha256Hex(`${e.EventID}\n${trigger}`).slice(0, 32);
+  const signal: Signal = {
+    Kind: "Signal",
+    UserID: ctx.userId,
+    SubscriberID: e.SubscriberID,
+    Trigger: trigger,
+    Value: value,
+    SignalID: `ev-${digest}`,
+    Depth: 0,
+    At: ctx.at,
+    Source: source,
+  };
+  return { Id: `sig-${digest}`, At: ctx.at, Kind: "Signal", Signal: signal };
 }
 
 /**
@@ -131,6 +186,8 @@ interface StateWrite {
   guard: "versioned" | "firsts" | "subscriber" | "none";
   /** "firsts": the unique kinds whose first this write records. */
   firsts?: string[];
+  /** Signal entries this write adds to the item's `Outbox` (email states only). */
+  outbox?: Outbox;
   before: Item | undefined;
   after: Item;
 }
@@ -143,6 +200,8 @@ interface CounterWrite {
 
 interface Plan {
   markers: IngestEvent[];
+  /** Signal entries carried by an event's marker (RevenueHit, JourneyCompleted). */
+  markerOutbox: Map<IngestEvent, Outbox>;
   states: Map<string, StateWrite>;
   counters: Map<string, CounterWrite>;
 }
@@ -154,7 +213,8 @@ type States = Map<string, Item | undefined>;
  * Replays events in order against `states` (without changing it) and returns the
  * writes that apply them. Pure: used both to size chunks and to build transactions.
  */
-function plan(userId: number, events: IngestEvent[], states: States): Plan {
+function plan(ctx: SignalContext, events: IngestEvent[], states: States): Plan {
+  const userId = ctx.userId;
   const working = new Map<string, Item | undefined>();
   const read = (k: Key): Item | undefined => {
     const id = keyId(k);
@@ -162,11 +222,12 @@ function plan(userId: number, events: IngestEvent[], states: States): Plan {
     const item = states.get(id);
     return item ? { ...item } : undefined;
   };
-  const out: Plan = { markers: [], states: new Map(), counters: new Map() };
-  const change = (k: Key, guard: StateWrite["guard"], next: Item, set: Record<string, unknown>, firsts: string[] = []) => {
+  const out: Plan = { markers: [], markerOutbox: new Map(), states: new Map(), counters: new Map() };
+  const change = (k: Key, guard: StateWrite["guard"], next: Item, set: Record<string, unknown>, firsts: string[] = [], outbox: Outbox = {}) => {
     const id = keyId(k);
     const prior = out.states.get(id);
     working.set(id, next);
+    const entries = { ...(prior?.outbox ?? {}), ...outbox };
     out.states.set(id, {
       key: k,
       guard,
@@ -174,7 +235,12 @@ function plan(userId: number, events: IngestEvent[], states: States): Plan {
       after: next,
       set: { ...(prior?.set ?? {}), ...set },
       firsts: [...(prior?.firsts ?? []), ...firsts],
+      ...(Object.keys(entries).length > 0 ? { outbox: entries } : {}),
     });
+  };
+  const onMarker = (e: IngestEvent, entry: OutboxEntry) => {
+    const held = out.markerOutbox.get(e) ?? out.markerOutbox.set(e, {}).get(e)!;
+    held[entry.Id] = entry;
   };
   const count = (k: Key, add: Record<string, number>, set: Record<string, unknown>) => {
     const adds = Object.entries(add).filter(([, n]) => n !== 0);
@@ -204,6 +270,8 @@ function plan(userId: number, events: IngestEvent[], states: States): Plan {
         for (const [name, value] of Object.entries(keys.mailIndex(userId, jid, aid, e.SubscriberID))) put(name, value);
       }
       put("EmailAddress", e.EmailAddress);
+      // The criteria evaluator's campaign-events rules read an action's EmailID here (ENGINE §4.6).
+      if (e.EmailID !== undefined) put("EmailID", e.EmailID);
       if (e.Type === "Sent") put("Sent", true);
       if (e.Type === "Bounced") {
         put("Bounced", true);
@@ -218,7 +286,17 @@ function plan(userId: number, events: IngestEvent[], states: States): Plan {
           firsts.push(e.Type);
         }
       }
-      if (Object.keys(set).length > 0) change(k, "firsts", cur, set, firsts);
+      // The first Opened / Clicked / Converted of this (ActionID, SubscriberID) fires its
+      // signal (ENGINE §4.1), carried in the outbox of the email state this write sets
+      // the first-flag on, so the signal and the flag commit together.
+      const emailTrigger = EMAIL_SIGNAL[e.Type];
+      const outbox: Outbox = {};
+      if (emailTrigger && first && e.EmailID !== undefined && read(keys.subscriber(userId, e.SubscriberID))) {
+        const entry = signalEntry(ctx, e, emailTrigger, e.EmailID, k);
+        outbox[entry.Id] = entry;
+        cur["Outbox"] = { ...((cur["Outbox"] as Outbox | undefined) ?? {}), ...outbox };
+      }
+      if (Object.keys(set).length > 0) change(k, "firsts", cur, set, firsts, outbox);
 
       const deltas: Record<string, number> = {};
       const counter = COUNTER[e.Type];
@@ -247,8 +325,21 @@ function plan(userId: number, events: IngestEvent[], states: States): Plan {
         const sub = read(subKey);
         const set = sub ? subscriberChanges(sub, e) : {};
         if (sub && Object.keys(set).length > 0) change(subKey, "subscriber", { ...sub, ...set }, set);
+        if (sub && typeof set["Revenue"] === "number") {
+          // RevenueHit (§4.2): Before and After are exact, as the Revenue write is
+          // conditioned on the Version read; the signal rides on this event's marker.
+          const before = Number(sub["Revenue"] ?? 0);
+          const after = set["Revenue"];
+          if (ctx.thresholds.some((t) => before < t && t <= after)) {
+            onMarker(e, signalEntry(ctx, e, "RevenueHit", { Before: before, After: after }, markerKey(userId, e)));
+          }
+        }
       }
       continue;
+    }
+
+    if (outsideCompletion(e) && read(keys.subscriber(userId, e.SubscriberID))) {
+      onMarker(e, signalEntry(ctx, e, "JourneyCompleted", jid, markerKey(userId, e)));
     }
 
     // Enrolment events: the entry decides how they count (CONTRACT §7).
@@ -291,14 +382,21 @@ function updateItem(
   condition?: string,
   condValues: Record<string, unknown> = {},
   condNames: Record<string, string> = {},
+  outbox?: { entries: Outbox },
 ): Tx {
   const names: Record<string, string> = { ...condNames };
   const values: Record<string, unknown> = { ...condValues };
   const parts: string[] = [];
-  const sets = Object.entries(set);
-  if (sets.length) {
-    parts.push("SET " + sets.map(([k, v], i) => ((names[`#s${i}`] = k), (values[`:s${i}`] = v), `#s${i} = :s${i}`)).join(", "));
-  }
+  const sets = Object.entries(set).map(([k, v], i) => ((names[`#s${i}`] = k), (values[`:s${i}`] = v), `#s${i} = :s${i}`));
+  // Entries added to the item's Outbox map, each by its own path, so that a concurrent
+  // clearing write's removals are never undone.
+  Object.entries(outbox?.entries ?? {}).forEach(([id, entry], i) => {
+    names["#ob"] = "Outbox";
+    names[`#o${i}`] = id;
+    values[`:o${i}`] = entry;
+    sets.push(`#ob.#o${i} = :o${i}`);
+  });
+  if (sets.length) parts.push("SET " + sets.join(", "));
   const adds = Object.entries(add);
   if (adds.length) {
     parts.push("ADD " + adds.map(([k, v], i) => ((names[`#a${i}`] = k), (values[`:a${i}`] = v), `#a${i} :a${i}`)).join(", "));
@@ -316,7 +414,19 @@ function updateItem(
   };
 }
 
-function transaction(userId: number, p: Plan, now: Date): { items: Tx[]; roles: Role[] } {
+/**
+ * The marker item of an event, with the signals it carries (RevenueHit,
+ * JourneyCompleted) in its outbox, indexed at their time so that a crash before
+ * their delivery leaves them to the sweeper's recovery pass (ENGINE §5.5, §6).
+ */
+function markerItem(ctx: SignalContext, e: IngestEvent, outbox: Outbox | undefined, expires: number): Item {
+  const key = markerKey(ctx.userId, e);
+  const item: Item = { ...key, EventID: e.EventID, Type: e.Type, JourneyID: e.JourneyID, OccurredAt: e.OccurredAt, ttl: expires };
+  if (outbox && Object.keys(outbox).length > 0) Object.assign(item, { Outbox: outbox }, dueFields(key, ctx.at, "Outbox", true, ctx.at));
+  return item;
+}
+
+function transaction(ctx: SignalContext, p: Plan, now: Date): { items: Tx[]; roles: Role[] } {
   const items: Tx[] = [];
   const roles: Role[] = [];
   const expires = epochSeconds(now) + EVENT_MARKER_TTL_DAYS * 86_400;
@@ -324,7 +434,7 @@ function transaction(userId: number, p: Plan, now: Date): { items: Tx[]; roles: 
     items.push({
       Put: {
         TableName: tableName(),
-        Item: { ...markerKey(userId, e), EventID: e.EventID, Type: e.Type, JourneyID: e.JourneyID, OccurredAt: e.OccurredAt, ttl: expires },
+        Item: markerItem(ctx, e, p.markerOutbox.get(e), expires),
         ConditionExpression: "attribute_not_exists(PK)",
       },
     });
@@ -342,8 +452,20 @@ function transaction(userId: number, p: Plan, now: Date): { items: Tx[]; roles: 
       items.push(updateItem(w.key, { ...w.set, V: version + 1 }, {}, condition, typeof v === "number" ? { ":v": v } : {}));
     } else if (w.guard === "firsts") {
       const flags = w.firsts ?? [];
-      const names = Object.fromEntries(flags.map((f, i) => [`#f${i}`, f]));
-      items.push(updateItem(w.key, w.set, {}, flags.map((_, i) => `attribute_not_exists(#f${i})`).join(" AND ") || undefined, {}, names));
+      const names: Record<string, string> = Object.fromEntries(flags.map((f, i) => [`#f${i}`, f]));
+      const conditions = flags.map((_, i) => `attribute_not_exists(#f${i})`);
+      if (!w.outbox) {
+        items.push(updateItem(w.key, w.set, {}, conditions.join(" AND ") || undefined, {}, names));
+      } else {
+        // Signal entries (§4.2). The Outbox map is created whole when the read saw none,
+        // else added to entry by entry; either way conditioned on what was read, so two
+        // writers never overwrite each other's entries (a failed check re-reads the item).
+        names["#obx"] = "Outbox";
+        const held = w.before?.["Outbox"] !== undefined;
+        conditions.push(held ? "attribute_exists(#obx)" : "attribute_not_exists(#obx)");
+        const set = { ...w.set, ...dueFields(w.key, ctx.at, "Outbox", true, ctx.at), ...(held ? {} : { Outbox: w.outbox }) };
+        items.push(updateItem(w.key, set, {}, conditions.join(" AND "), {}, names, held ? { entries: w.outbox } : undefined));
+      }
     } else if (w.guard === "subscriber") {
       const v = w.before?.["Version"];
       // Not "#v": updateItem maps that placeholder to the enrolment entries' `V`.
@@ -376,17 +498,17 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * refusing (throttling past the SDK's retries, conflicts past the deadline):
  * nothing of the chunk is applied then, and a retry of the call is safe.
  */
-async function applyChunk(userId: number, events: IngestEvent[], states: States, now: Date): Promise<IngestEvent[]> {
+async function applyChunk(ctx: SignalContext, events: IngestEvent[], states: States, now: Date): Promise<IngestEvent[]> {
   let pending = events;
   const deadline = Date.now() + CHUNK_DEADLINE_MS;
   for (let attempt = 0; pending.length > 0; attempt++) {
-    const p = plan(userId, pending, states);
+    const p = plan(ctx, pending, states);
     if (planSize(p) > MAX_TX_ITEMS) {
       // Sized from an earlier read; state moved since. Halve along lane boundaries and go on.
       const [a, b] = halve(pending);
-      return [...(await applyChunk(userId, a, states, now)), ...(await applyChunk(userId, b, states, now))];
+      return [...(await applyChunk(ctx, a, states, now)), ...(await applyChunk(ctx, b, states, now))];
     }
-    const { items, roles } = transaction(userId, p, now);
+    const { items, roles } = transaction(ctx, p, now);
     try {
       // The token makes the SDK's own retry of a commit that did land (a lost answer)
       // a no-op, instead of a cancellation that would call every event a duplicate.
@@ -395,6 +517,7 @@ async function applyChunk(userId: number, events: IngestEvent[], states: States,
         const moved = w.guard === "versioned" ? { V: Number(w.before?.["V"] ?? 0) + 1 } : w.guard === "subscriber" ? { Version: Number(w.before?.["Version"] ?? 0) + 1 } : {};
         states.set(id, { ...w.after, ...moved });
       }
+      await deliverSignals(ctx, p, states, now);
       return pending;
     } catch (err) {
       if (!isAwsError(err, "TransactionCanceledException")) throw err;
@@ -431,6 +554,44 @@ async function applyChunk(userId: number, events: IngestEvent[], states: States,
   return [];
 }
 
+/**
+ * Once a chunk has committed, hands the signals it recorded to the steps queue and
+ * clears them (ENGINE §5.5). A failure loses nothing: the entries stay on their
+ * items, which the chunk indexed as due, and the sweeper's recovery pass sends them.
+ */
+async function deliverSignals(ctx: SignalContext, p: Plan, states: States, now: Date): Promise<void> {
+  const held: { key: Key; item: Item; cached?: string }[] = [];
+  const expires = epochSeconds(now) + EVENT_MARKER_TTL_DAYS * 86_400;
+  for (const [e, outbox] of p.markerOutbox) held.push({ key: markerKey(ctx.userId, e), item: markerItem(ctx, e, outbox, expires) });
+  for (const [id, w] of p.states) if (w.outbox) held.push({ key: w.key, item: states.get(id) ?? w.after, cached: id });
+  await Promise.all(
+    held.map(async ({ key, item, cached }) => {
+      try {
+        const delivered = await deliverOutbox(key, item, ctx.at);
+        const current = cached ? states.get(cached) : undefined;
+        if (current?.["Outbox"]) {
+          // The cache follows the clearing write, so a later chunk neither re-sends nor re-indexes them.
+          const rest = { ...(current["Outbox"] as Outbox) };
+          for (const d of delivered) delete rest[d];
+          states.set(cached!, { ...current, Outbox: rest });
+        }
+      } catch (err) {
+        logger().warn("signal delivery left for recovery", { sk: key.SK, error: err instanceof Error ? err.message : String(err) });
+      }
+    }),
+  );
+}
+
+/**
+ * The thresholds T (cents) of the user's Enabled RevenueHit journeys, read only when
+ * a batch holds a conversion with an amount for a known subscriber (one Query).
+ */
+async function revenueThresholds(userId: number, events: IngestEvent[], states: States): Promise<number[]> {
+  const converts = events.some((e) => e.Type === "Converted" && e.Amount > 0 && states.get(keyId(keys.subscriber(userId, e.SubscriberID))));
+  if (!converts) return [];
+  return (await indexedJourneys(userId, "RevenueHit", "")).flatMap((j) => (j.threshold === undefined ? [] : [j.threshold]));
+}
+
 /** Splits events in two along lane boundaries (one lane alone: in its order). */
 function halve(events: IngestEvent[]): [IngestEvent[], IngestEvent[]] {
   const lanes = [...new Set(events.map(laneOf))];
@@ -448,7 +609,7 @@ function halve(events: IngestEvent[]): [IngestEvent[], IngestEvent[]] {
  * each rollup is written once for many events. A lane too big for one
  * transaction is cut into consecutive pieces, applied in order.
  */
-function pack(userId: number, lanes: IngestEvent[][], states: States): IngestEvent[][] {
+function pack(ctx: SignalContext, lanes: IngestEvent[][], states: States): IngestEvent[][] {
   const sortKey = (lane: IngestEvent[]) => {
     const e = lane[0]!;
     return `${String(e.JourneyID).padStart(12, "0")}|${e.EmailAddress ? ispOf(e.EmailAddress) : ""}|${e.OccurredAt.slice(0, 10)}`;
@@ -465,7 +626,7 @@ function pack(userId: number, lanes: IngestEvent[][], states: States): IngestEve
     counters = new Set();
   };
   for (const lane of ordered) {
-    const p = plan(userId, lane, states);
+    const p = plan(ctx, lane, states);
     const laneOwn = p.markers.length + p.states.size;
     const merged = new Set([...counters, ...p.counters.keys()]);
     if (laneOwn + p.counters.size > MAX_TX_ITEMS) {
@@ -531,7 +692,8 @@ export async function applyEvents(userId: number, events: IngestEvent[], now: Da
 
   const lanes = new Map<string, IngestEvent[]>();
   for (const e of fresh) (lanes.get(laneOf(e)) ?? lanes.set(laneOf(e), []).get(laneOf(e))!).push(e);
-  const chunks = pack(userId, [...lanes.values()], states);
+  const ctx: SignalContext = { userId, at: productEpoch(), thresholds: await revenueThresholds(userId, fresh, states) };
+  const chunks = pack(ctx, [...lanes.values()], states);
 
   // Chunks of one journey share its rollups, so they run one after the other;
   // chunks of other journeys run beside them.
@@ -543,7 +705,7 @@ export async function applyEvents(userId: number, events: IngestEvent[], now: Da
     if (active >= CHUNK_CONCURRENCY) await new Promise<void>((r) => waiting.push(r));
     active++;
     try {
-      for (const e of await applyChunk(userId, chunk, states, now)) done.add(e);
+      for (const e of await applyChunk(ctx, chunk, states, now)) done.add(e);
     } finally {
       active--;
       waiting.shift()?.();

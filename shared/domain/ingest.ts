@@ -142,9 +142,15 @@ export async function ingestEvents(
       rejected.set(v.i, 5);
       continue;
     }
-    if (v.e.ActionID !== undefined && !indexItems.has(keyId(keys.sendEmail(userId, v.e.JourneyID, treePointer(j).version, v.e.ActionID)))) {
-      rejected.set(v.i, 6);
-      continue;
+    if (v.e.ActionID !== undefined) {
+      const action = indexItems.get(keyId(keys.sendEmail(userId, v.e.JourneyID, treePointer(j).version, v.e.ActionID)));
+      if (!action) {
+        rejected.set(v.i, 6);
+        continue;
+      }
+      // The EmailID the action sends: what the email triggers match (ENGINE §4.1), kept on the email state.
+      const emailId = Number(action["EmailID"]);
+      if (Number.isInteger(emailId) && emailId > 0) v.e.EmailID = emailId;
     }
     accepted.push(v);
   }
