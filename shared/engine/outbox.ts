@@ -101,15 +101,20 @@ export async function deliverOutbox(key: Key, item: Item, now: number): Promise<
   return [...delivered];
 }
 
+const CLEAR_ATTEMPTS = 8;
+
 /**
  * The clearing write of entries already on their queues (§5.5), conditioned on the
  * item's Version and leaving it unchanged; re-read and retried if another writer
- * moved the item, then left for recovery (whose copies are no-ops).
+ * moved the item (up to 8 times), then left for recovery (whose copies are no-ops).
  */
 export async function clearDelivered(key: Key, item: Item, ids: ReadonlySet<string>, now: number): Promise<void> {
   let current: Item | undefined = item;
-  for (let attempt = 0; attempt < 3 && current; attempt++) {
+  // A busy item (a subscriber many commands write at once) may move several times; back off with
+  // jitter so the clear lands, since an entry left behind keeps the item due until recovery.
+  for (let attempt = 0; attempt < CLEAR_ATTEMPTS && current; attempt++) {
     if (await clearEntries(key, current, ids, now)) return;
+    await new Promise((r) => setTimeout(r, Math.random() * 20 * (attempt + 1)));
     current = (await ddb().send(new GetCommand({ TableName: tableName(), Key: key, ConsistentRead: true }))).Item;
   }
   logger().warn("outbox clear left for recovery", { sk: key.SK });
