@@ -120,7 +120,7 @@ describe("journey.actions.update", () => {
   it.each([
     ["Wait", { Action: "Wait", WaitAmount: 1 }, "WaitUnit"],
     ["Wait", { Action: "Wait", WaitUnit: "weeks", WaitAmount: 1 }, "WaitUnit"],
-    ["Wait", { Action: "Wait", WaitUnit: "days", WaitAmount: 0 }, "WaitAmount"],
+    ["Wait", { Action: "Wait", WaitUnit: "days", WaitAmount: -1 }, "WaitAmount"],
     ["Wait", { Action: "Wait", WaitUnit: "days", WaitAmount: 1, DontSendBefore: "25:00" }, "DontSendBefore"],
     ["Wait", { Action: "Wait", WaitUnit: "days", WaitAmount: 1, DontSendBefore: "10:00", DontSendAfter: "09:00" }, "DontSendAfter"],
     ["Wait", { Action: "Wait", WaitUnit: "days", WaitAmount: 1, AllowedDays: [] }, "AllowedDays"],
