@@ -72,12 +72,15 @@ describe("unhandled faults", () => {
     const user = await createUser();
     const id = await createJourney(user, { Name: "Before" });
     captureLogs();
-    // Only the journey's own write fails; authentication and the rate limit go through.
-    const journeyWrite = (input: Record<string, unknown>) => {
-      const sk = (input["Key"] as { SK?: unknown } | undefined)?.SK;
-      return String(typeof sk === "object" && sk !== null ? (sk as { S?: string }).S : sk).startsWith("J#");
+    // Only the journey's own write fails; authentication and the rate limit go through. The update is a
+    // transaction (it moves the trigger index entry with a trigger change, ENGINE §4.2).
+    const skOf = (key: unknown) => {
+      const sk = (key as { SK?: unknown } | undefined)?.SK;
+      return String(typeof sk === "object" && sk !== null ? (sk as { S?: string }).S : sk);
     };
-    failOn("UpdateItemCommand", Object.assign(new Error("throttled"), { name: "ProvisionedThroughputExceededException" }), journeyWrite);
+    const journeyWrite = (input: Record<string, unknown>) =>
+      ((input["TransactItems"] as { Update?: { Key?: unknown } }[] | undefined) ?? []).some((i) => skOf(i.Update?.Key).startsWith("J#"));
+    failOn("TransactWriteItemsCommand", Object.assign(new Error("throttled"), { name: "ProvisionedThroughputExceededException" }), journeyWrite);
     const res = await call(user.apiKey, "PATCH", "/api/v1/journey", { JourneyID: id, Name: "After" });
     expect(res.statusCode).toBe(500);
     const after = await user.get("/api/v1/journey", { JourneyID: id });
