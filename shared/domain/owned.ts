@@ -102,7 +102,7 @@ export async function queryByPrefix(pk: string, prefix: string, projection?: str
 }
 
 /** Every item a query matches, paging through DynamoDB's 1 MB limit. */
-async function queryAll(input: Omit<QueryCommandInput, "ExclusiveStartKey">): Promise<Item[]> {
+export async function queryAll(input: Omit<QueryCommandInput, "ExclusiveStartKey">): Promise<Item[]> {
   const items: Item[] = [];
   let start: Record<string, unknown> | undefined;
   do {

@@ -8,7 +8,7 @@ import { triggerHolds } from "./criteria.js";
 import { newUlid, signalEntryId } from "./entry-id.js";
 import type { Cursor, Signal } from "./model.js";
 import { sendOutboxEntries, sendToSteps } from "./outbox.js";
-import { engineEvent, runChain, stepMessage, type Chain } from "./runner.js";
+import { engineEvent, newChain, runChain, stepMessage, type Chain } from "./runner.js";
 import { cancellationCodes, getConsistent, loadJourney, Tx, updateItem, versionIs, type LoadedJourney } from "./store.js";
 import { decideRate, drain, isLimited, limitsOf } from "./rate.js";
 import { sendsOwnMessage } from "./cursor.js";
@@ -165,33 +165,13 @@ export async function admitNow(req: AdmitRequest, now = productEpoch(), inline =
       // The membership is taken or RevenueHits moved: decide again.
       continue;
     }
-    const chain: Chain = {
-      c: p.cursor,
-      loaded: p.loaded,
-      subscriber: p.subscriber,
-      subscriberSet: {},
-      subscriberRemove: new Set(),
-      extra: new Tx(),
-      delivered: new Set(),
-      stop: false,
-      now,
-    };
     const enrolled = engineEvent(p.cursor, "Enrolled", p.cursor.EnrolledAt);
     if (!inline) {
       // A command answers without running the journey: the first Step message follows (its step delivers the outbox).
       await sendToSteps(stepMessage(p.cursor), 0);
       return { status: "Enrolled", entryId: p.cursor.EntryID, enrolled };
     }
-    const entries = Object.values(p.cursor.Outbox ?? {});
-    await sendOutboxEntries(cursorKey(p.cursor), entries);
-    for (const e of entries) chain.delivered.add(e.Id);
-    try {
-      await runChain(chain, true);
-    } catch (err) {
-      // The enrolment is committed and its cursor indexed (Queued, due now): a failed first
-      // chain is the recovery pass's to finish (§5.2 step 5), not a failed admission.
-      logger().warn("first chain left to recovery", { entryId: p.cursor.EntryID, error: err instanceof Error ? err.message : String(err) });
-    }
+    await runAdmitted(p, now);
     return { status: "Enrolled", entryId: p.cursor.EntryID, enrolled };
   }
   return { status: "Skipped", reason: "AlreadyActive" };
@@ -259,23 +239,21 @@ export async function drainJourney(key: Key): Promise<void> {
   });
 }
 
-/** After an admission commits: its Enrolled on the events queue, then its first steps. */
+/**
+ * After an admission commits: its Enrolled on the events queue, then its first
+ * steps. The enrolment is committed and its cursor indexed (Queued, due now), so a
+ * failed first chain is the recovery pass's to finish (§5.2 step 5), not a failed admission.
+ */
 async function runAdmitted(p: Plan, now: number): Promise<void> {
-  const chain: Chain = {
-    c: p.cursor,
-    loaded: p.loaded,
-    subscriber: p.subscriber,
-    subscriberSet: {},
-    subscriberRemove: new Set(),
-    extra: new Tx(),
-    delivered: new Set(),
-    stop: false,
-    now,
-  };
+  const chain = newChain(p.cursor, p.loaded, p.subscriber, now);
   const entries = Object.values(p.cursor.Outbox ?? {});
-  await sendOutboxEntries(cursorKey(p.cursor), entries);
-  for (const e of entries) chain.delivered.add(e.Id);
-  await runChain(chain, true);
+  try {
+    await sendOutboxEntries(cursorKey(p.cursor), entries);
+    for (const e of entries) chain.delivered.add(e.Id);
+    await runChain(chain, true);
+  } catch (err) {
+    logger().warn("first chain left to recovery", { entryId: p.cursor.EntryID, error: err instanceof Error ? err.message : String(err) });
+  }
 }
 
 /**

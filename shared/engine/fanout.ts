@@ -1,8 +1,7 @@
-import { QueryCommand } from "@aws-sdk/lib-dynamodb";
-import { ddb, tableName } from "../aws.js";
+import { tableName } from "../aws.js";
 import { isAwsError } from "../errors.js";
 import { keys } from "../keys.js";
-import { batchGet, keyId, type Item } from "../domain/owned.js";
+import { batchGet, keyId, queryAll, type Item } from "../domain/owned.js";
 import { deliverOutbox } from "./outbox.js";
 import { cursorKey, cursorOf, cursorWrite, isLive } from "./cursor.js";
 import { engineEvent, type Chain } from "./runner.js";
@@ -22,22 +21,12 @@ const MAX_TX_ITEMS = 90;
 /** Every membership and cursor of a subscriber, read consistently (one Query, paged). */
 export async function engineItemsOf(userId: number, subscriberId: number): Promise<Item[]> {
   const { PK, prefix } = keys.enginePrefix(userId, subscriberId);
-  const items: Item[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const out = await ddb().send(
-      new QueryCommand({
-        TableName: tableName(),
-        KeyConditionExpression: "PK = :pk AND begins_with(SK, :p)",
-        ExpressionAttributeValues: { ":pk": PK, ":p": prefix },
-        ConsistentRead: true,
-        ExclusiveStartKey: start,
-      }),
-    );
-    items.push(...(out.Items ?? []));
-    start = out.LastEvaluatedKey;
-  } while (start);
-  return items;
+  return queryAll({
+    TableName: tableName(),
+    KeyConditionExpression: "PK = :pk AND begins_with(SK, :p)",
+    ExpressionAttributeValues: { ":pk": PK, ":p": prefix },
+    ConsistentRead: true,
+  });
 }
 
 /** A subscriber's Active and Paused cursors. */

@@ -1,10 +1,10 @@
-import { DeleteCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { DeleteCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { randomUUID } from "node:crypto";
 import { ddb, tableName } from "../aws.js";
 import { isAwsError } from "../errors.js";
 import { JOURNEY_INDEX, keys, type Key } from "../keys.js";
 import { logger } from "../observability.js";
-import { batchPut, type Item } from "../domain/owned.js";
+import { batchPut, queryAll, type Item } from "../domain/owned.js";
 import { productEpoch } from "../clock.js";
 import { dueFields } from "./due.js";
 import { cursorKey, cursorOf, cursorWrite, sendsOwnMessage } from "./cursor.js";
@@ -69,22 +69,12 @@ export function jobUpdate(item: Item, key: Key, job: "Resume" | "Purge" | "Redir
 }
 
 async function journeyCursors(userId: number, journeyId: number): Promise<Item[]> {
-  const items: Item[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const out = await ddb().send(
-      new QueryCommand({
-        TableName: tableName(),
-        IndexName: JOURNEY_INDEX.name,
-        KeyConditionExpression: "JourneyKey = :k",
-        ExpressionAttributeValues: { ":k": keys.journeyIndexKey(userId, journeyId) },
-        ExclusiveStartKey: start,
-      }),
-    );
-    items.push(...(out.Items ?? []));
-    start = out.LastEvaluatedKey;
-  } while (start);
-  return items;
+  return queryAll({
+    TableName: tableName(),
+    IndexName: JOURNEY_INDEX.name,
+    KeyConditionExpression: "JourneyKey = :k",
+    ExpressionAttributeValues: { ":k": keys.journeyIndexKey(userId, journeyId) },
+  });
 }
 
 /** When a resumed cursor is due: the later of its DueAt and now, with a started Wait's window applied again. */

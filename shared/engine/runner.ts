@@ -47,6 +47,11 @@ export interface Chain {
   now: number;
 }
 
+/** A chain about to run cursor `c`, with nothing pending. */
+export function newChain(c: Cursor, loaded: LoadedJourney, subscriber: Item, now: number): Chain {
+  return { c, loaded, subscriber, subscriberSet: {}, subscriberRemove: new Set(), extra: new Tx(), delivered: new Set(), stop: false, now };
+}
+
 export const engineEvent = (c: Cursor, type: "Enrolled" | "Completed" | "Exited", at: number, suffix = "") => ({
   EventID: `eng:${c.EntryID}:${type}${suffix}`,
   Type: type,
@@ -321,17 +326,7 @@ export async function handleStep(msg: StepMessage): Promise<void> {
   }
   const subscriber = await getConsistent(keys.subscriber(msg.UserID, msg.SubscriberID));
   const loaded = await loadJourney(msg.UserID, msg.JourneyID);
-  const chain: Chain = {
-    c,
-    loaded: loaded ?? (undefined as unknown as LoadedJourney),
-    subscriber: subscriber ?? {},
-    subscriberSet: {},
-    subscriberRemove: new Set(),
-    extra: new Tx(),
-    delivered: new Set(),
-    stop: false,
-    now,
-  };
+  const chain = newChain(c, loaded ?? (undefined as unknown as LoadedJourney), subscriber ?? {}, now);
   if (!loaded || !subscriber) {
     // A journey that is gone ends its cursors with no event; a deleted subscriber's end is counted.
     endCursor(chain, "Exited", loaded ? "SubscriberDeleted" : "JourneyDeleted");

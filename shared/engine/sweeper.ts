@@ -1,9 +1,9 @@
-import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { ddb, tableName } from "../aws.js";
 import { isAwsError } from "../errors.js";
 import { DUE_INDEX, keys, type Key } from "../keys.js";
 import { logger } from "../observability.js";
-import type { Item } from "../domain/owned.js";
+import { queryAll, type Item } from "../domain/owned.js";
 import { dueFields, dueOfSk, dueShards, keyOfDueSk, minuteOf } from "./due.js";
 import type { StepsQueueMessage } from "./model.js";
 import { sendToSteps } from "./outbox.js";
@@ -32,22 +32,12 @@ const epochMinute = (epoch: number): number => Math.floor(epoch / 60);
 
 /** Every index entry of one bucket (all pages). */
 export async function bucketEntries(minute: number, shard: number): Promise<Item[]> {
-  const items: Item[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const out = await ddb().send(
-      new QueryCommand({
-        TableName: tableName(),
-        IndexName: DUE_INDEX.name,
-        KeyConditionExpression: "DuePK = :pk",
-        ExpressionAttributeValues: { ":pk": keys.dueBucket(minuteOf(minute * 60), shard) },
-        ExclusiveStartKey: start,
-      }),
-    );
-    items.push(...(out.Items ?? []));
-    start = out.LastEvaluatedKey;
-  } while (start);
-  return items;
+  return queryAll({
+    TableName: tableName(),
+    IndexName: DUE_INDEX.name,
+    KeyConditionExpression: "DuePK = :pk",
+    ExpressionAttributeValues: { ":pk": keys.dueBucket(minuteOf(minute * 60), shard) },
+  });
 }
 
 /** The message that hands an index entry to the steps queue. */
