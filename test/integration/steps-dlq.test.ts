@@ -1,8 +1,9 @@
 import { randomUUID } from "node:crypto";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { lambdaContext } from "../../infra/local/gateway.js";
 import { createJourney, createUser, type TestUser } from "../support/api.js";
+import { captureLogs } from "../support/logs.js";
 
 /**
  * The steps DLQ consumer (ENGINE §10), its real handler run in this process against
@@ -23,6 +24,20 @@ beforeAll(async () => {
   engine = await import("../../shared/engine/fanout.js");
   deadLetter = await import("../../shared/engine/dead-letter.js");
 });
+
+// The handler logs every message it ends or drops; kept off the test output, and read where it matters.
+let logs: ReturnType<typeof captureLogs>;
+beforeEach(() => {
+  logs = captureLogs();
+});
+afterEach(() => vi.restoreAllMocks());
+
+/** The log lines the DLQ consumer wrote, parsed. */
+const dlqLines = () =>
+  logs.lines
+    .flatMap((l) => l.split("\n"))
+    .filter((l) => l.startsWith("{") && (l.includes("steps DLQ") || l.includes("enrolment ended")))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 
 const event = (...bodies: string[]): SQSEvent => ({
   Records: bodies.map((body, i) => ({
@@ -167,6 +182,17 @@ describe("steps DLQ consumer", () => {
     );
     expect(res.batchItemFailures).toEqual([]);
     expect(await cursorOf(user.userId, sid, journeyId)).toEqual(cursor);
+    // Each one logged, with why (records run concurrently, so in no set order).
+    const sorted = (rows: unknown[][]) => rows.map((r) => JSON.stringify(r)).sort();
+    expect(sorted(dlqLines().map((l) => [l["message"], l["reason"], l["kind"]]))).toEqual(sorted([
+      ["steps DLQ message dropped", "NotAStep", "Signal"],
+      ["steps DLQ message dropped", "NotAStep", "Job"],
+      ["steps DLQ message dropped", "NotAStep", "Outbox"],
+      ["steps DLQ message dropped", "NotAStep", "Drain"],
+      ["steps DLQ message dropped", "Poison", undefined],
+      ["steps DLQ message dropped", "NotAStep", "Step"],
+      ["steps DLQ message dropped", "Stale", "Step"],
+    ]));
   });
 
   it("tells apart what it ends from what it drops", async () => {
