@@ -662,13 +662,16 @@ export class JourneyApiStack extends Stack {
       alarmDescription: "Steps messages reached the steps DLQ after 5 failed deliveries (enrolments ended StepFailed, or dropped)",
       metric: this.stepsDlqConsumer.fn.metricInvocations({ period: Duration.minutes(5), statistic: "Sum" }),
     }));
-    // ...and what it cannot handle stays there: the DLQ is not empty.
+    // ...and what it cannot handle stays there, retried every 30 s (the DLQ's visibility
+    // timeout). Not the DLQ's age of oldest message: SQS keeps a message's original
+    // enqueue time when it moves it to a DLQ, so a Step that failed over 15 minutes would
+    // look stuck on arrival.
     made.push(new cloudwatch.Alarm(this, "StepsDlqStuckAlarm", {
-      alarmDescription: "A message has sat in the steps DLQ for over 15 minutes: its consumer keeps failing on it",
-      metric: this.stepsDlq.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(5), statistic: "Maximum" }),
-      threshold: 15 * 60,
+      alarmDescription: "The steps DLQ consumer failed on its messages 10 times in 15 minutes: they stay in the DLQ",
+      metric: this.appMetric("StepsDeadLetterFailed").with({ period: Duration.minutes(15) }),
+      threshold: 10,
       evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     }));
     made.push(new cloudwatch.Alarm(this, "SweeperLagAlarm", {
@@ -777,6 +780,7 @@ export class JourneyApiStack extends Stack {
               this.stepsDlq.metricApproximateNumberOfMessagesVisible({ label: "steps DLQ" }),
               this.appMetric("StepsDeadLettered"),
               this.appMetric("StepsDeadLetterDropped"),
+              this.appMetric("StepsDeadLetterFailed"),
             ],
             width: 8,
           }),

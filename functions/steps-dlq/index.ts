@@ -25,6 +25,7 @@ export const handler = sqsWorker(() => async (record) => {
       logger().warn("steps DLQ message dropped", { messageId: record.messageId, ...result });
     }
   } catch (err) {
+    metrics().addMetric("StepsDeadLetterFailed", "Count", 1);
     logger().error("steps DLQ message could not be handled; it will be retried", { messageId: record.messageId, error: faultOf(err) });
     throw err;
   }
