@@ -95,6 +95,9 @@ async function deployed(outdir: string): Promise<Deployed[]> {
       ["events-worker", stack.eventsWorker],
       ["export-worker", stack.exportWorker],
       ["export-dlq", stack.exportDlqConsumer],
+      ["engine", stack.runner],
+      ["sweeper", stack.sweeper],
+      ["steps-dlq", stack.stepsDlqConsumer],
     ] as const).map(([name, f]) => ({ name, entry: f.entry, stack: stack as Stack, fn: f.fn })),
   ];
   return Promise.all(

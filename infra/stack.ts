@@ -8,6 +8,7 @@ import * as iam from "aws-cdk-lib/aws-iam";
 import * as logs from "aws-cdk-lib/aws-logs";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import * as s3 from "aws-cdk-lib/aws-s3";
+import * as scheduler from "aws-cdk-lib/aws-scheduler";
 import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import type { Construct } from "constructs";
@@ -20,7 +21,7 @@ import * as path from "node:path";
 import { WEB_ROUTES } from "../shared/web.js";
 import { ApiFunction } from "./constructs/api-function.js";
 import { buildWebAssets } from "./web-assets.js";
-import { TABLE } from "./table.js";
+import { TABLE, TABLE_INDEXES } from "./table.js";
 
 /** The methods and paths the /api.php dispatcher answers on, besides $default. */
 export const LEGACY_ROUTES = [
@@ -86,6 +87,44 @@ export const EXPORT_VISIBILITY_TIMEOUT = Duration.seconds(6 * EXPORT_WORKER_TIME
 export const EXPORT_MAX_ATTEMPTS = 3;
 /** Matches ExportJob.ExpiresAt (SubmittedAt + 7 days). */
 export const EXPORT_RETENTION_DAYS = 7;
+/**
+ * The engine (ENGINE §10). The runner may run a minute (a chain hands off after 20 s,
+ * or before an external call with under 25 s left); its queue hides a message 6 times
+ * that, AWS's advice for Lambda consumers, so a live chain is never handed to a second
+ * worker. After 5 receives a message goes to the steps DLQ, whose consumer ends the
+ * enrolment (StepFailed).
+ */
+export const RUNNER_TIMEOUT = Duration.seconds(60);
+export const STEPS_VISIBILITY_TIMEOUT = Duration.seconds(6 * RUNNER_TIMEOUT.toSeconds());
+export const STEPS_MAX_RECEIVE_COUNT = 5;
+/** Concurrent runner invocations, unless ENGINE_MAX_CONCURRENCY says otherwise: caps the pressure on the table (and, later, SES and SMS). */
+export const DEFAULT_ENGINE_MAX_CONCURRENCY = 50;
+/**
+ * The sweeper runs every minute and must finish before the next run: its reserved
+ * concurrency of 1 would throttle an overlapping one, which then expires (event age
+ * 60 s) and the minute after catches up. A run's progress is kept per shard, so a
+ * timeout loses at most the shard in hand.
+ */
+export const SWEEPER_TIMEOUT = Duration.seconds(50);
+/**
+ * The engine's settings every function that writes engine items gets, so they all
+ * agree: a writer with another shard count would index items in shards the sweeper
+ * never reads. DUE_SHARDS may only grow (§6).
+ */
+export const ENGINE_SETTINGS = { DUE_SHARDS: "16", LONG_WAIT_THRESHOLD_SECONDS: "900" } as const;
+/**
+ * Registry groups whose commands fire signals, start jobs or hand first steps to the
+ * steps queue: subscriber commands (reference), enrolment and ingest (events),
+ * enable/delete's resume and purge jobs (journeys), tree edits' redirect job (actions).
+ * The /api.php dispatcher serves all of them.
+ */
+export const STEP_PRODUCER_GROUPS: readonly Group[] = ["reference", "events", "journeys", "actions"];
+/**
+ * Groups that end an enrolment synchronously (subscriber.journey.exit / remove) and so
+ * deliver its end events to the events queue from the command (shared/engine/fanout.ts).
+ */
+export const EVENT_SENDER_GROUPS: readonly Group[] = ["events"];
+
 /** S3 server access logs and API access logs: long enough to answer "who fetched what" after an incident. */
 export const ACCESS_LOG_RETENTION_DAYS = 90;
 
@@ -129,6 +168,35 @@ export interface JourneyApiStackProps extends StackProps {
   rateLimitPerMinute?: number;
   /** Session lifetime in seconds (SESSION_TTL_SECONDS). */
   sessionTtlSeconds?: number;
+  /**
+   * The runner's event source MaximumConcurrency (2–1000). Otherwise the context value
+   * `engineMaxConcurrency` (`cdk deploy -c engineMaxConcurrency=20`), then the
+   * ENGINE_MAX_CONCURRENCY environment variable, then 50.
+   */
+  engineMaxConcurrency?: number;
+}
+
+/** The runner's MaximumConcurrency from the props, the context or the environment (see JourneyApiStackProps). */
+export function engineMaxConcurrency(scope: Construct, props: JourneyApiStackProps): number {
+  const raw = props.engineMaxConcurrency ?? scope.node.tryGetContext("engineMaxConcurrency") ?? process.env["ENGINE_MAX_CONCURRENCY"];
+  const n = raw === undefined || raw === "" ? DEFAULT_ENGINE_MAX_CONCURRENCY : Number(raw);
+  // SQS event sources accept 2 to 1000.
+  if (!Number.isInteger(n) || n < 2 || n > 1000) throw new Error(`ENGINE_MAX_CONCURRENCY must be an integer from 2 to 1000, got "${String(raw)}"`);
+  return n;
+}
+
+/**
+ * How many of TABLE_INDEXES the table declares: all, unless the context value
+ * `tableIndexes` says fewer. DynamoDB (and so CloudFormation) creates one GSI per
+ * table update, so a table deployed before the engine takes DueIndex and
+ * JourneyIndex in two deploys (docs/operations.md, "Upgrading a stack to the engine").
+ */
+function declaredIndexes(scope: Construct): typeof TABLE_INDEXES {
+  const raw = scope.node.tryGetContext("tableIndexes");
+  if (raw === undefined || raw === "") return TABLE_INDEXES;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > TABLE_INDEXES.length) throw new Error(`tableIndexes must be 1 to ${TABLE_INDEXES.length}, got "${String(raw)}"`);
+  return TABLE_INDEXES.slice(0, n);
 }
 
 export class JourneyApiStack extends Stack {
@@ -147,6 +215,15 @@ export class JourneyApiStack extends Stack {
   readonly exportWorker: ApiFunction;
   readonly exportDlqConsumer: ApiFunction;
   readonly webFunction: ApiFunction;
+  readonly stepsQueue: sqs.Queue;
+  readonly stepsDlq: sqs.Queue;
+  readonly runner: ApiFunction;
+  readonly stepsDlqConsumer: ApiFunction;
+  readonly sweeper: ApiFunction;
+  readonly sweeperSchedule: scheduler.CfnSchedule;
+  readonly schedulerRole: iam.Role;
+  /** The runner's event source MaximumConcurrency. */
+  readonly engineMaxConcurrency: number;
 
   constructor(scope: Construct, id: string, props: JourneyApiStackProps = {}) {
     super(scope, id, props);
@@ -160,12 +237,19 @@ export class JourneyApiStack extends Stack {
       // Users, keys and journeys live only here; a stack deletion must not take them along.
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    this.table.addGlobalSecondaryIndex({
-      indexName: TABLE.mailIndex.name,
-      partitionKey: { name: TABLE.mailIndex.partitionKey, type: dynamodb.AttributeType.STRING },
-      sortKey: { name: TABLE.mailIndex.sortKey, type: dynamodb.AttributeType.STRING },
-      projectionType: dynamodb.ProjectionType.ALL,
-    });
+    // The same list the local stack creates (infra/table.ts): MailIndex projects
+    // everything; DueIndex and JourneyIndex only what the sweeper and the jobs read.
+    for (const index of declaredIndexes(this)) {
+      this.table.addGlobalSecondaryIndex({
+        indexName: index.name,
+        partitionKey: { name: index.partitionKey, type: dynamodb.AttributeType.STRING },
+        ...(index.sortKey ? { sortKey: { name: index.sortKey, type: dynamodb.AttributeType.STRING } } : {}),
+        ...(index.include
+          ? { projectionType: dynamodb.ProjectionType.INCLUDE, nonKeyAttributes: [...index.include] }
+          : { projectionType: dynamodb.ProjectionType.ALL }),
+      });
+    }
+    this.engineMaxConcurrency = engineMaxConcurrency(this, props);
 
     // The functions read the raw SecretString as the key, so no JSON template.
     this.adminKey = new secretsmanager.Secret(this, "AdminApiKey", {
@@ -217,6 +301,34 @@ export class JourneyApiStack extends Stack {
       deadLetterQueue: { queue: this.exportsDlq, maxReceiveCount: EXPORT_MAX_ATTEMPTS },
     });
 
+    // The events queue (CONTRACT §7): the same ingest core as journey.events.ingest.
+    this.eventsDlq = new sqs.Queue(this, "EventsDlq", {
+      // The longest SQS allows: time to find the fault and redrive by hand.
+      retentionPeriod: Duration.days(14),
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+    });
+    this.eventsQueue = new sqs.Queue(this, "EventsQueue", {
+      visibilityTimeout: EVENTS_VISIBILITY_TIMEOUT,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      deadLetterQueue: { queue: this.eventsDlq, maxReceiveCount: EVENTS_MAX_RECEIVE_COUNT },
+    });
+
+    // The engine's steps queue (ENGINE §5.2, §10), declared like the others: SSE, TLS only.
+    this.stepsDlq = new sqs.Queue(this, "StepsDlq", {
+      // The longest SQS allows; its consumer empties it, but a record it cannot handle waits here.
+      retentionPeriod: Duration.days(14),
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+    });
+    this.stepsQueue = new sqs.Queue(this, "StepsQueue", {
+      visibilityTimeout: STEPS_VISIBILITY_TIMEOUT,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      deadLetterQueue: { queue: this.stepsDlq, maxReceiveCount: STEPS_MAX_RECEIVE_COUNT },
+    });
+
     const environment = {
       TABLE_NAME: this.table.tableName,
       ADMIN_API_KEY_SECRET_ARN: this.adminKey.secretArn,
@@ -228,9 +340,18 @@ export class JourneyApiStack extends Stack {
       EXPORT_MAX_ATTEMPTS: String(EXPORT_MAX_ATTEMPTS),
     };
 
+    const engineEnvironment = { ...ENGINE_SETTINGS, STEPS_QUEUE_URL: this.stepsQueue.queueUrl };
+    const eventsEnvironment = { EVENTS_QUEUE_URL: this.eventsQueue.queueUrl };
     const build = (target: Group | "legacy", id: string, served: readonly CommandDef[]): ApiFunction => {
-      const f = new ApiFunction(this, id, { target, environment });
+      const producer = target === "legacy" || STEP_PRODUCER_GROUPS.includes(target);
+      const sendsEvents = target === "legacy" || EVENT_SENDER_GROUPS.includes(target);
+      const f = new ApiFunction(this, id, {
+        target,
+        environment: { ...environment, ...(producer ? engineEnvironment : {}), ...(sendsEvents ? eventsEnvironment : {}) },
+      });
       this.grantFor(f, served);
+      if (producer) this.stepsQueue.grantSendMessages(f.fn);
+      if (sendsEvents) this.eventsQueue.grantSendMessages(f.fn);
       this.functions.set(target, f);
       return f;
     };
@@ -286,26 +407,15 @@ export class JourneyApiStack extends Stack {
       this.httpApi.addRoutes({ path: r.path, methods: [apigw.HttpMethod.GET], integration: webIntegration });
     }
 
-    // The events queue (CONTRACT §7): the same ingest core as journey.events.ingest.
-    this.eventsDlq = new sqs.Queue(this, "EventsDlq", {
-      // The longest SQS allows: time to find the fault and redrive by hand.
-      retentionPeriod: Duration.days(14),
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-    });
-    this.eventsQueue = new sqs.Queue(this, "EventsQueue", {
-      visibilityTimeout: EVENTS_VISIBILITY_TIMEOUT,
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      deadLetterQueue: { queue: this.eventsDlq, maxReceiveCount: EVENTS_MAX_RECEIVE_COUNT },
-    });
     this.eventsWorker = new ApiFunction(this, "EventsWorkerFunction", {
       target: "events-worker",
       timeout: EVENTS_WORKER_TIMEOUT,
-      environment: { ...environment, EVENTS_QUEUE_URL: this.eventsQueue.queueUrl },
+      environment: { ...environment, ...engineEnvironment, EVENTS_QUEUE_URL: this.eventsQueue.queueUrl },
     });
-    // It runs journey.events.ingest's core, so it gets exactly that command's grants.
+    // It runs journey.events.ingest's core, so it gets exactly that command's grants,
+    // and the steps queue for the signals ingest fires (ENGINE §4.1).
     this.grantFor(this.eventsWorker, commandsOf("events"));
+    this.stepsQueue.grantSendMessages(this.eventsWorker.fn);
     this.eventsWorker.fn.addEventSource(
       new SqsEventSource(this.eventsQueue, { batchSize: 10, reportBatchItemFailures: true }),
     );
@@ -337,6 +447,80 @@ export class JourneyApiStack extends Stack {
       this.grantExportObjects(f, ["s3:GetObject"]);
     }
 
+    // ---- The engine (ENGINE §5, §6, §10) ----
+    const dueIndexArn = `${this.table.tableArn}/index/${TABLE.dueIndex.name}`;
+    const journeyIndexArn = `${this.table.tableArn}/index/${TABLE.journeyIndex.name}`;
+
+    // The runner: every kind of steps message (steps, signals, jobs, outboxes).
+    this.runner = new ApiFunction(this, "EngineFunction", {
+      target: "engine",
+      timeout: RUNNER_TIMEOUT,
+      environment: { ...environment, ...engineEnvironment, ...eventsEnvironment },
+    });
+    this.grantTable(this.runner, TABLE_ACTIONS);
+    // Its jobs find a journey's cursors through JourneyIndex; DueIndex as §10 lists it
+    // ("the table and its indexes"). Query only, each on its exact ARN.
+    this.runner.fn.addToRolePolicy(new iam.PolicyStatement({ actions: ["dynamodb:Query"], resources: [dueIndexArn, journeyIndexArn] }));
+    this.stepsQueue.grantSendMessages(this.runner.fn);
+    this.eventsQueue.grantSendMessages(this.runner.fn);
+    this.runner.fn.addEventSource(
+      new SqsEventSource(this.stepsQueue, {
+        batchSize: 10,
+        reportBatchItemFailures: true,
+        maxConcurrency: this.engineMaxConcurrency,
+      }),
+    );
+
+    // The steps DLQ's consumer: ends an enrolment whose step failed every delivery. It
+    // writes engine items (so it shares DUE_SHARDS) and sends only end events.
+    this.stepsDlqConsumer = new ApiFunction(this, "StepsDlqFunction", {
+      target: "steps-dlq",
+      environment: { ...environment, ...ENGINE_SETTINGS, ...eventsEnvironment },
+    });
+    this.grantTable(this.stepsDlqConsumer, TABLE_ACTIONS);
+    this.eventsQueue.grantSendMessages(this.stepsDlqConsumer.fn);
+    this.stepsDlqConsumer.fn.addEventSource(
+      new SqsEventSource(this.stepsDlq, { batchSize: 10, reportBatchItemFailures: true }),
+    );
+
+    // The sweeper: its watermarks (get, put), recovery moves (update), DueIndex
+    // queries, and hand-offs to the steps queue; nothing else.
+    this.sweeper = new ApiFunction(this, "SweeperFunction", {
+      target: "sweeper",
+      timeout: SWEEPER_TIMEOUT,
+      reservedConcurrentExecutions: 1,
+      environment: { ...environment, ...engineEnvironment },
+    });
+    this.grantTable(this.sweeper, ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]);
+    this.sweeper.fn.addToRolePolicy(new iam.PolicyStatement({ actions: ["dynamodb:Query"], resources: [dueIndexArn] }));
+    this.stepsQueue.grantSendMessages(this.sweeper.fn);
+    // A run that fails or arrives late is not retried: the next minute catches up (§6).
+    this.sweeper.fn.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.seconds(60) });
+
+    // EventBridge Scheduler invokes it every minute, through a role that may invoke
+    // the sweeper and nothing else, and only for schedules of this account.
+    this.schedulerRole = new iam.Role(this, "SweeperSchedulerRole", {
+      assumedBy: new iam.ServicePrincipal("scheduler.amazonaws.com", {
+        conditions: { StringEquals: { "aws:SourceAccount": this.account } },
+      }),
+      description: "EventBridge Scheduler: invokes the engine's sweeper",
+    });
+    this.schedulerRole.addToPolicy(
+      new iam.PolicyStatement({ actions: ["lambda:InvokeFunction"], resources: [this.sweeper.fn.functionArn] }),
+    );
+    this.sweeperSchedule = new scheduler.CfnSchedule(this, "SweeperSchedule", {
+      description: "The engine's minute sweeper (ENGINE §6)",
+      scheduleExpression: "rate(1 minute)",
+      flexibleTimeWindow: { mode: "OFF" },
+      state: "ENABLED",
+      target: {
+        arn: this.sweeper.fn.functionArn,
+        roleArn: this.schedulerRole.roleArn,
+        // No retries and no backlog: a minute missed is caught up by the next run.
+        retryPolicy: { maximumRetryAttempts: 0, maximumEventAgeInSeconds: 60 },
+      },
+    });
+
     const alarms = this.alarms();
     this.dashboard(alarms);
 
@@ -345,6 +529,13 @@ export class JourneyApiStack extends Stack {
     new CfnOutput(this, "AdminApiKeySecretArn", { value: this.adminKey.secretArn });
     new CfnOutput(this, "EventsQueueUrl", { value: this.eventsQueue.queueUrl });
     new CfnOutput(this, "ExportsBucketName", { value: this.exportsBucket.bucketName });
+    // For an operator inspecting or redriving what the DLQ consumer could not handle (docs/operations.md).
+    new CfnOutput(this, "StepsDlqUrl", { value: this.stepsDlq.queueUrl });
+  }
+
+  /** Exact item-level actions on the table itself (never its indexes, which are granted one by one). */
+  private grantTable(f: ApiFunction, actions: readonly string[]): void {
+    f.fn.addToRolePolicy(new iam.PolicyStatement({ actions: [...actions], resources: [this.table.tableArn] }));
   }
 
   private grantFor(f: ApiFunction, served: readonly CommandDef[]): void {
@@ -406,6 +597,9 @@ export class JourneyApiStack extends Stack {
       ["export-worker", this.exportWorker],
       ["export-dlq", this.exportDlqConsumer],
       ["web", this.webFunction],
+      ["engine", this.runner],
+      ["steps-dlq", this.stepsDlqConsumer],
+      ["sweeper", this.sweeper],
     ] as const;
     for (const [target, f] of [...this.functions, ...workers]) {
       made.push(new cloudwatch.Alarm(this, `${pascal(target)}ErrorsAlarm`, {
@@ -454,12 +648,72 @@ export class JourneyApiStack extends Stack {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     }));
+    made.push(...this.engineAlarms(common));
+    return made;
+  }
+
+  /** ENGINE §10's alarms for the runner and the sweeper (the SES and SMS ones come with delivery). */
+  private engineAlarms(common: Pick<cloudwatch.AlarmProps, "threshold" | "evaluationPeriods" | "comparisonOperator" | "treatMissingData">): cloudwatch.Alarm[] {
+    const made: cloudwatch.Alarm[] = [];
+    // The DLQ consumer empties its queue within seconds, so its depth would rarely
+    // show: every invocation is a steps message that failed 5 deliveries.
+    made.push(new cloudwatch.Alarm(this, "StepsDlqAlarm", {
+      ...common,
+      alarmDescription: "Steps messages reached the steps DLQ after 5 failed deliveries (enrolments ended StepFailed, or dropped)",
+      metric: this.stepsDlqConsumer.fn.metricInvocations({ period: Duration.minutes(5), statistic: "Sum" }),
+    }));
+    // ...and what it cannot handle stays there, retried every 30 s (the DLQ's visibility
+    // timeout). Not the DLQ's age of oldest message: SQS keeps a message's original
+    // enqueue time when it moves it to a DLQ, so a Step that failed over 15 minutes would
+    // look stuck on arrival.
+    made.push(new cloudwatch.Alarm(this, "StepsDlqStuckAlarm", {
+      alarmDescription: "The steps DLQ consumer failed on its messages 10 times in 15 minutes: they stay in the DLQ",
+      metric: this.appMetric("StepsDeadLetterFailed").with({ period: Duration.minutes(15) }),
+      threshold: 10,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    }));
+    made.push(new cloudwatch.Alarm(this, "SweeperLagAlarm", {
+      alarmDescription: "The sweeper had 2 or more missed minutes to catch up on: timers run late",
+      metric: this.appMetric("SweeperLagMinutes", {}, "Maximum"),
+      threshold: 2,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    }));
+    made.push(new cloudwatch.Alarm(this, "SweeperRecoveredAlarm", {
+      alarmDescription: "The sweeper recovered over 100 lost entries in 15 minutes: lost handoffs or failing workers",
+      metric: this.appMetric("SweeperRecovered").with({ period: Duration.minutes(15) }),
+      threshold: 100,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    }));
+    // A sweeper that is not invoked at all (schedule disabled or broken) reports no
+    // lag and no errors; only its missing invocations show it. Missing data breaches here.
+    made.push(new cloudwatch.Alarm(this, "SweeperStoppedAlarm", {
+      alarmDescription: "The sweeper was not invoked for 10 minutes: waits past 15 minutes and recovery have stopped",
+      metric: this.sweeper.fn.metricInvocations({ period: Duration.minutes(5), statistic: "Sum" }),
+      threshold: 1,
+      evaluationPeriods: 2,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+    }));
     return made;
   }
 
   /** One dashboard: traffic, errors, the app's own metrics, queues and the alarms. */
   private dashboard(alarms: cloudwatch.Alarm[]): void {
-    const every = [...this.functions.values(), this.eventsWorker, this.exportWorker, this.exportDlqConsumer];
+    const every = [
+      ...this.functions.values(),
+      this.eventsWorker,
+      this.exportWorker,
+      this.exportDlqConsumer,
+      this.runner,
+      this.stepsDlqConsumer,
+      this.sweeper,
+    ];
     const byCommand = (metric: string) =>
       new cloudwatch.MathExpression({
         expression: `SEARCH('{${METRICS_NAMESPACE},service,command,statusClass} MetricName="${metric}"', 'Sum', 300)`,
@@ -511,6 +765,41 @@ export class JourneyApiStack extends Stack {
               this.exportsQueue.metricApproximateNumberOfMessagesVisible({ label: "exports visible" }),
             ],
             right: [this.eventsQueue.metricApproximateAgeOfOldestMessage({ label: "events oldest (s)" })],
+            width: 8,
+          }),
+        ],
+        [
+          new cloudwatch.GraphWidget({
+            title: "Engine: steps queue",
+            left: [
+              this.stepsQueue.metricApproximateNumberOfMessagesVisible({ label: "steps visible" }),
+              this.stepsQueue.metricApproximateNumberOfMessagesNotVisible({ label: "steps in flight" }),
+              this.stepsQueue.metricApproximateNumberOfMessagesDelayed({ label: "steps delayed" }),
+            ],
+            right: [
+              this.stepsDlq.metricApproximateNumberOfMessagesVisible({ label: "steps DLQ" }),
+              this.appMetric("StepsDeadLettered"),
+              this.appMetric("StepsDeadLetterDropped"),
+              this.appMetric("StepsDeadLetterFailed"),
+            ],
+            width: 8,
+          }),
+          new cloudwatch.GraphWidget({
+            title: "Engine: runner",
+            left: [
+              this.runner.fn.metricInvocations({ label: "invocations", period: Duration.minutes(5) }),
+              this.runner.fn.metricErrors({ label: "errors", period: Duration.minutes(5) }),
+            ],
+            right: [
+              this.runner.fn.metricDuration({ label: "duration p99 (ms)", statistic: "p99", period: Duration.minutes(5) }),
+              this.runner.fn.metric("ConcurrentExecutions", { label: "concurrent", statistic: "Maximum", period: Duration.minutes(5) }),
+            ],
+            width: 8,
+          }),
+          new cloudwatch.GraphWidget({
+            title: "Engine: sweeper",
+            left: [this.appMetric("SweeperHanded"), this.appMetric("SweeperRecovered")],
+            right: [this.appMetric("SweeperLagMinutes", {}, "Maximum")],
             width: 8,
           }),
         ],

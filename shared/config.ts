@@ -32,6 +32,16 @@ const schema = z.object({
   S3_ENDPOINT: optionalUrl,
   /** The events queue; only its producers and the local stack need the URL, so it is optional. */
   EVENTS_QUEUE_URL: optionalUrl,
+  /**
+   * The engine's steps queue (ENGINE §5.2, §6): every function that fires a signal,
+   * starts a job or hands a step sends there. Read where it is sent (shared/engine/outbox.ts);
+   * declared here so a malformed URL fails at cold start and the stack's type check knows it.
+   */
+  STEPS_QUEUE_URL: optionalUrl,
+  /** Shards of each due-index minute bucket (§6); may only grow. Read by shared/engine/due.ts. */
+  DUE_SHARDS: envInt(16, 1),
+  /** Waits up to this many seconds ahead travel as SQS delays, longer ones in the due index (§6; clamped to 120–900). */
+  LONG_WAIT_THRESHOLD_SECONDS: envInt(900, 1),
   /** CSV exports: the job queue, the bucket, how long a claim lasts and how many tries a job gets. */
   EXPORTS_QUEUE_URL: optionalUrl,
   EXPORTS_BUCKET: z.optional(z.string().check(z.minLength(1))),

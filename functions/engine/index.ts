@@ -1,4 +1,6 @@
+import { productEpoch } from "../../shared/clock.js";
 import { loadConfig } from "../../shared/config.js";
+import { noteStepError } from "../../shared/engine/dead-letter.js";
 import { dispatch, parseStepsMessage } from "../../shared/engine/dispatch.js";
 import { logger } from "../../shared/observability.js";
 import { sqsWorker } from "../../shared/sqs-worker.js";
@@ -17,5 +19,12 @@ export const handler = sqsWorker(() => async (record) => {
     logger().error("poison steps message dropped", { messageId: record.messageId });
     return;
   }
-  await dispatch(message);
+  try {
+    await dispatch(message);
+  } catch (err) {
+    // Noted on the cursor (at this Version only), so that if the message reaches the
+    // DLQ its StepFailed record can name the last error (§10).
+    if (message.Kind === "Step") await noteStepError(message, err, productEpoch());
+    throw err;
+  }
 });

@@ -3,18 +3,25 @@ import middy from "@middy/core";
 import { productEpoch } from "../../shared/clock.js";
 import { loadConfig } from "../../shared/config.js";
 import { sweep } from "../../shared/engine/sweeper.js";
-import { logger } from "../../shared/observability.js";
+import { flushMetrics, logger, metrics } from "../../shared/observability.js";
 
 loadConfig();
 
 /**
  * The minute sweeper (ENGINE §6), invoked by an EventBridge Scheduler schedule
  * every minute (reserved concurrency 1, no retries: the next minute catches up).
+ * Its three metrics feed §10's alarms: `SweeperLagMinutes` (missed minutes it had
+ * to catch up on: the schedule or the function falling behind) and
+ * `SweeperRecovered` (lost handoffs or failing workers).
  */
 export const handler = middy()
   .use(injectLambdaContext(logger(), { resetKeys: true }))
+  .use(flushMetrics())
   .handler(async () => {
     const result = await sweep(productEpoch());
+    metrics().addMetric("SweeperHanded", "Count", result.handed);
+    metrics().addMetric("SweeperRecovered", "Count", result.recovered);
+    metrics().addMetric("SweeperLagMinutes", "Count", result.lagMinutes);
     logger().info("sweep", { ...result });
     return result;
   });

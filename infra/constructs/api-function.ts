@@ -31,12 +31,19 @@ export type FunctionEnvironment = Pick<
   Partial<
     Pick<
       Record<keyof Config, string>,
-      "EVENTS_QUEUE_URL" | "EXPORTS_QUEUE_URL" | "EXPORTS_BUCKET" | "EXPORT_LEASE_SECONDS" | "EXPORT_MAX_ATTEMPTS"
+      | "EVENTS_QUEUE_URL"
+      | "EXPORTS_QUEUE_URL"
+      | "EXPORTS_BUCKET"
+      | "EXPORT_LEASE_SECONDS"
+      | "EXPORT_MAX_ATTEMPTS"
+      | "STEPS_QUEUE_URL"
+      | "DUE_SHARDS"
+      | "LONG_WAIT_THRESHOLD_SECONDS"
     >
   >;
 
-/** Queue consumers: Lambdas with an entry point of their own but no registry group, so no routes. */
-export const WORKER_TARGETS = ["events-worker", "export-worker", "export-dlq"] as const;
+/** Queue consumers and the sweeper: Lambdas with an entry point of their own but no registry group, so no routes. */
+export const WORKER_TARGETS = ["events-worker", "export-worker", "export-dlq", "engine", "sweeper", "steps-dlq"] as const;
 export type WorkerTarget = (typeof WORKER_TARGETS)[number];
 
 /** The static pages (/docs, /console): no registry group, no table. */
@@ -89,6 +96,8 @@ export interface ApiFunctionProps {
   /** 29 s matches API Gateway's integration timeout; running longer could only waste money. */
   timeout?: Duration;
   memorySize?: number;
+  /** Reserved concurrency; only the sweeper sets it (1: one run at a time, ENGINE §10). */
+  reservedConcurrentExecutions?: number;
 }
 
 /**
@@ -123,6 +132,7 @@ export class ApiFunction extends Construct {
       architecture: lambda.Architecture.ARM_64,
       memorySize: props.memorySize ?? 512,
       timeout: props.timeout ?? Duration.seconds(29),
+      ...(props.reservedConcurrentExecutions !== undefined ? { reservedConcurrentExecutions: props.reservedConcurrentExecutions } : {}),
       logGroup,
       role,
       environment: { ...props.environment, ...RUNTIME_ENVIRONMENT },

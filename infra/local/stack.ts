@@ -179,7 +179,15 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       batchSize: 10,
       waitTimeSeconds: 1,
     });
-    stops.unshift(() => runner.stop());
+    // Its DLQ's consumer, as deployed: a Step that failed every delivery ends its enrolment (§10).
+    const stepsDlqConsumer = startPoller({
+      ...pollerBase,
+      name: "journey-api-steps-dlq",
+      queueUrl: stepsDlq.queueUrl,
+      handlerModule: new URL("../../functions/steps-dlq/index.ts", import.meta.url).href,
+      batchSize: 10,
+    });
+    stops.unshift(() => runner.stop(), () => stepsDlqConsumer.stop());
     const sweeper = startSweeper(Number(env["LOCAL_SWEEP_MS"]));
     stops.unshift(() => sweeper.stop());
 

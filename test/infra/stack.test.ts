@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { GROUPS, type Group } from "../../shared/command.js";
 import { commands, commandsOf } from "../../shared/registry.js";
 import { RUNTIME_ENVIRONMENT, type ApiFunction } from "../../infra/constructs/api-function.js";
-import { API_THROTTLE, EVENTS_WORKER_TIMEOUT, EXPORT_WORKER_TIMEOUT, JourneyApiStack } from "../../infra/stack.js";
+import { API_THROTTLE, EVENTS_WORKER_TIMEOUT, EXPORT_WORKER_TIMEOUT, JourneyApiStack, RUNNER_TIMEOUT, SWEEPER_TIMEOUT } from "../../infra/stack.js";
 import { WEB_ROUTES } from "../../shared/web.js";
 
 /**
@@ -45,8 +45,8 @@ const fnOf = (f: ApiFunction): string => logicalId(f.fn.node.defaultChild);
 const roleOf = (f: ApiFunction): string => logicalId(f.fn.role?.node.defaultChild);
 const workerFnId = (): string => fnOf(stack.eventsWorker);
 const workerRoleId = (): string => roleOf(stack.eventsWorker);
-/** The queue consumers: no route, each with an entry point of its own. */
-const workers = (): ApiFunction[] => [stack.eventsWorker, stack.exportWorker, stack.exportDlqConsumer];
+/** The queue consumers and the sweeper: no route, each with an entry point of its own. */
+const workers = (): ApiFunction[] => [stack.eventsWorker, stack.exportWorker, stack.exportDlqConsumer, stack.runner, stack.stepsDlqConsumer, stack.sweeper];
 /** Every Lambda the stack is meant to build, by logical ID: the routed ones, the workers and the web pages. */
 const allFnIds = (): string[] => [...targets.map(fnId), ...workers().map(fnOf), fnOf(stack.webFunction)];
 const queueArnOf = (q: { node: { defaultChild?: unknown } }) => ({ "Fn::GetAtt": [logicalId(q.node.defaultChild), "Arn"] });
@@ -138,8 +138,8 @@ beforeAll(() => {
   template = Template.fromStack(stack);
   resources = template.toJSON()["Resources"] as Record<string, Resource>;
   // About a minute alone; on the shared 2-core machine, beside the browser tests and a
-  // load of 14, it took 150 s. Generous, and still bounded.
-}, 300_000);
+  // load of 14, it took 150 s; with the engine's three functions more. Generous, and still bounded.
+}, 420_000);
 
 describe("HTTP API routes", () => {
   it("routes every registry command that has a route to its own group's function", () => {
@@ -183,11 +183,12 @@ describe("HTTP API routes", () => {
 });
 
 describe("Lambda functions", () => {
-  it("builds exactly one function per routed group plus the dispatcher, the three queue workers and the web function", () => {
+  it("builds exactly one function per routed group plus the dispatcher, the six workers and the web function", () => {
     expect([...stack.functions.keys()].sort()).toEqual([...targets].sort());
-    // The events worker, the export worker and the exports DLQ consumer serve queues rather than routes.
+    // The events worker, the export worker, the exports DLQ consumer, the runner and the
+    // steps DLQ consumer serve queues rather than routes; the sweeper runs on a schedule.
     const ids = allFnIds();
-    expect(new Set(ids).size).toBe(targets.length + 4);
+    expect(new Set(ids).size).toBe(targets.length + 7);
     expect(ofType("AWS::Lambda::Function").map(([id]) => id).sort()).toEqual([...ids].sort());
   });
 
@@ -197,8 +198,10 @@ describe("Lambda functions", () => {
     const longRunning = new Map([
       [workerFnId(), EVENTS_WORKER_TIMEOUT.toSeconds()],
       [fnOf(stack.exportWorker), EXPORT_WORKER_TIMEOUT.toSeconds()],
+      [fnOf(stack.runner), RUNNER_TIMEOUT.toSeconds()],
+      [fnOf(stack.sweeper), SWEEPER_TIMEOUT.toSeconds()],
     ]);
-    expect([...longRunning.values()]).toEqual([60, 300]);
+    expect([...longRunning.values()]).toEqual([60, 300, 60, 50]);
     // CDK's own helpers (log retention, custom resources) would not be ours to configure.
     const ours = ofType("AWS::Lambda::Function").filter(([id]) => !/^(LogRetention|CustomResource|AWS679f53fac)/.test(id));
     expect(ours.map(([id]) => id).sort()).toEqual([...allFnIds()].sort());
@@ -297,6 +300,9 @@ describe("DynamoDB table", () => {
         { AttributeName: "SK", AttributeType: "S" },
         { AttributeName: "MailPK", AttributeType: "S" },
         { AttributeName: "MailSK", AttributeType: "S" },
+        { AttributeName: "DuePK", AttributeType: "S" },
+        { AttributeName: "DueSK", AttributeType: "S" },
+        { AttributeName: "JourneyKey", AttributeType: "S" },
       ],
       GlobalSecondaryIndexes: [
         {
@@ -306,6 +312,21 @@ describe("DynamoDB table", () => {
             { AttributeName: "MailSK", KeyType: "RANGE" },
           ],
           Projection: { ProjectionType: "ALL" },
+        },
+        // ENGINE §10: the sparse timer index, projecting only what a message is rebuilt from.
+        {
+          IndexName: "DueIndex",
+          KeySchema: [
+            { AttributeName: "DuePK", KeyType: "HASH" },
+            { AttributeName: "DueSK", KeyType: "RANGE" },
+          ],
+          Projection: { ProjectionType: "INCLUDE", NonKeyAttributes: ["DueAt", "Kind", "Queued", "Version", "JourneyID", "EntryID"] },
+        },
+        // A journey's active and paused cursors, for the resume and purge jobs: no sort key.
+        {
+          IndexName: "JourneyIndex",
+          KeySchema: [{ AttributeName: "JourneyKey", KeyType: "HASH" }],
+          Projection: { ProjectionType: "INCLUDE", NonKeyAttributes: ["State", "Version"] },
         },
       ],
       PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
@@ -373,14 +394,19 @@ describe("least privilege", () => {
     }
   });
 
-  it("grants the index only to Query, on MailIndex's exact ARN", () => {
+  it("grants the indexes only to Query, each on its exact ARN: MailIndex to the data functions, DueIndex to the runner and the sweeper, JourneyIndex to the runner", () => {
     const tableArn = { "Fn::GetAtt": [logicalId(stack.table.node.defaultChild), "Arn"] };
+    const indexArn = (name: string) => ({ "Fn::Join": ["", [tableArn, `/index/${name}`]] });
     const onIndex = allStatements().filter((st) => JSON.stringify(st.Resource).includes("/index/"));
     expect(onIndex.length).toBeGreaterThan(0);
     for (const st of onIndex) {
       expect(asArray(st.Action)).toEqual(["dynamodb:Query"]);
-      expect(asArray(st.Resource)).toEqual([{ "Fn::Join": ["", [tableArn, "/index/MailIndex"]] }]);
+      for (const r of asArray(st.Resource)) expect([indexArn("MailIndex"), indexArn("DueIndex"), indexArn("JourneyIndex")]).toContainEqual(r);
     }
+    const mailUsers = [...targets.filter((t) => t !== "health").map(roleId), roleOf(stack.eventsWorker), roleOf(stack.exportWorker), roleOf(stack.exportDlqConsumer)].sort();
+    expect(rolesAllowing("dynamodb:Query", indexArn("MailIndex"))).toEqual(mailUsers);
+    expect(rolesAllowing("dynamodb:Query", indexArn("DueIndex"))).toEqual([roleOf(stack.runner), roleOf(stack.sweeper)].sort());
+    expect(rolesAllowing("dynamodb:Query", indexArn("JourneyIndex"))).toEqual([roleOf(stack.runner)]);
   });
 
   it("never grants a wildcard action", () => {
@@ -447,7 +473,7 @@ describe("alarms", () => {
   });
 
   it("alarms on errors of every function, workers included, within 5 minutes", () => {
-    expect(allFnIds()).toHaveLength(targets.length + 4);
+    expect(allFnIds()).toHaveLength(targets.length + 7);
     for (const id of allFnIds()) {
       const fn = { Ref: id };
       const errors = alarms().filter(
@@ -466,7 +492,10 @@ describe("alarms and dashboard", () => {
   const alarmsOf = () => ofType("AWS::CloudWatch::Alarm").map(([, r]) => r.Properties as Json);
 
   it("pages when ingestion falls 15 minutes behind, the API's p99 passes 5 s, or exports keep failing", () => {
-    const backlog = alarmsOf().filter((a) => a["MetricName"] === "ApproximateAgeOfOldestMessage");
+    const eventsQueueName = { "Fn::GetAtt": [logicalId(stack.eventsQueue.node.defaultChild), "QueueName"] };
+    const backlog = alarmsOf().filter(
+      (a) => a["MetricName"] === "ApproximateAgeOfOldestMessage" && same(a["Dimensions"], [{ Name: "QueueName", Value: eventsQueueName }]),
+    );
     expect(backlog).toHaveLength(1);
     expect(backlog[0]).toMatchObject({ Threshold: 900, Statistic: "Maximum", ComparisonOperator: "GreaterThanThreshold" });
     const latency = alarmsOf().filter((a) => a["MetricName"] === "Latency" && a["Namespace"] === "AWS/ApiGateway");
@@ -603,12 +632,14 @@ describe("events queue", () => {
 });
 
 describe("queues and their consumers", () => {
-  it("declares exactly the events and exports queues and their DLQs", () => {
-    const expected = [stack.eventsQueue, stack.eventsDlq, stack.exportsQueue, stack.exportsDlq].map((q) => logicalId(q.node.defaultChild));
+  it("declares exactly the events, exports and steps queues and their DLQs", () => {
+    const expected = [stack.eventsQueue, stack.eventsDlq, stack.exportsQueue, stack.exportsDlq, stack.stepsQueue, stack.stepsDlq].map((q) =>
+      logicalId(q.node.defaultChild),
+    );
     expect(ofType("AWS::SQS::Queue").map(([id]) => id).sort()).toEqual([...expected].sort());
   });
 
-  it("connects each queue to one consumer: events → events worker, exports → export worker, exports DLQ → DLQ consumer", () => {
+  it("connects each queue to one consumer: events → events worker, exports → export worker, exports DLQ → DLQ consumer, steps → runner, steps DLQ → its consumer", () => {
     const pairs = ofType("AWS::Lambda::EventSourceMapping")
       .map(([, r]) => JSON.stringify([r.Properties?.["EventSourceArn"], r.Properties?.["FunctionName"]]))
       .sort();
@@ -616,6 +647,8 @@ describe("queues and their consumers", () => {
       [queueArnOf(stack.eventsQueue), { Ref: fnOf(stack.eventsWorker) }],
       [queueArnOf(stack.exportsQueue), { Ref: fnOf(stack.exportWorker) }],
       [queueArnOf(stack.exportsDlq), { Ref: fnOf(stack.exportDlqConsumer) }],
+      [queueArnOf(stack.stepsQueue), { Ref: fnOf(stack.runner) }],
+      [queueArnOf(stack.stepsDlq), { Ref: fnOf(stack.stepsDlqConsumer) }],
     ]
       .map((p) => JSON.stringify(p))
       .sort();
@@ -623,11 +656,13 @@ describe("queues and their consumers", () => {
     expect(pairs).toEqual(expected);
   });
 
-  it("grants receive and delete only to the three consumers, each on its own queue", () => {
+  it("grants receive and delete only to the five consumers, each on its own queue", () => {
     const consumers: [ApiFunction, unknown][] = [
       [stack.eventsWorker, queueArnOf(stack.eventsQueue)],
       [stack.exportWorker, queueArnOf(stack.exportsQueue)],
       [stack.exportDlqConsumer, queueArnOf(stack.exportsDlq)],
+      [stack.runner, queueArnOf(stack.stepsQueue)],
+      [stack.stepsDlqConsumer, queueArnOf(stack.stepsDlq)],
     ];
     for (const action of ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"]) {
       expect(rolesAllowing(action), action).toEqual(consumers.map(([f]) => roleOf(f)).sort());
@@ -767,10 +802,14 @@ describe("export access", () => {
     const queue = queueArnOf(stack.exportsQueue);
     expect(rolesAllowing("sqs:SendMessage", queue)).toEqual(presigners());
     for (const role of presigners()) {
-      const granted = statementsOf(role).filter((st) => allows(st, "sqs:SendMessage"));
+      // The dispatcher also sends to the steps and events queues (asserted with the engine);
+      // the statement that names the exports queue names nothing else.
+      const granted = statementsOf(role).filter((st) => allows(st, "sqs:SendMessage", queue));
       expect(granted.flatMap((st) => asArray(st.Resource)), role).toEqual([queue]);
-      // grantSendMessages: exactly these three, no sqs:* or other wildcard.
-      const sqsActions = actionsOf(statementsOf(role)).filter((a) => a.startsWith("sqs:")).sort();
+      // grantSendMessages: exactly these three on this queue, no sqs:* or other wildcard.
+      const sqsActions = actionsOf(statementsOf(role).filter((st) => asArray(st.Resource).some((r) => same(r, queue))))
+        .filter((a) => a.startsWith("sqs:"))
+        .sort();
       expect(sqsActions, role).toEqual(["sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"]);
     }
     expect(allStatements().filter((st) => allows(st, "sqs:SendMessage", queue))).toHaveLength(2);
@@ -895,5 +934,268 @@ describe("exports queue", () => {
     expect(dlq[0]!["Threshold"]).toBe(1);
     expect(dlq[0]!["ComparisonOperator"]).toBe("GreaterThanOrEqualToThreshold");
     expect(dlq[0]!["EvaluationPeriods"]).toBe(1);
+  });
+});
+
+describe("engine (ENGINE §10, the runner's part)", () => {
+  const stepsId = () => logicalId(stack.stepsQueue.node.defaultChild);
+  const stepsDlqId = () => logicalId(stack.stepsDlq.node.defaultChild);
+  const tableArn = () => ({ "Fn::GetAtt": [logicalId(stack.table.node.defaultChild), "Arn"] });
+  const indexArn = (name: string) => ({ "Fn::Join": ["", [tableArn(), `/index/${name}`]] });
+  const envOf = (id: string) => (resources[id]?.Properties?.["Environment"] as { Variables: Record<string, unknown> }).Variables;
+  const mappingOf = (queueId: string) => {
+    const found = ofType("AWS::Lambda::EventSourceMapping").filter(([, r]) => same(r.Properties?.["EventSourceArn"], { "Fn::GetAtt": [queueId, "Arn"] }));
+    expect(found).toHaveLength(1);
+    return found[0]![1].Properties!;
+  };
+  const dynamoOf = (f: ApiFunction) =>
+    statementsOf(roleOf(f))
+      .filter((st) => asArray(st.Action).some((a) => a.startsWith("dynamodb:")))
+      .map((st) => ({ actions: [...asArray(st.Action)].sort(), resources: asArray(st.Resource) }));
+  const sqsSendTargets = (f: ApiFunction) =>
+    statementsOf(roleOf(f))
+      .filter((st) => allows(st, "sqs:SendMessage"))
+      .flatMap((st) => asArray(st.Resource))
+      .map((r) => JSON.stringify(r))
+      .sort();
+  /** The functions that fire signals, start jobs or hand steps (§10: "every signal producer"). */
+  const producers = (): ApiFunction[] => [
+    ...(["reference", "events", "journeys", "actions", "legacy"] as const).map((t) => stack.functions.get(t)!),
+    stack.eventsWorker,
+  ];
+
+  describe("steps queue and DLQ", () => {
+    it("hides a received message 360 s, 6 times the runner's 60 s timeout", () => {
+      expect(resources[stepsId()]?.Properties?.["VisibilityTimeout"]).toBe(360);
+      expect(resources[fnOf(stack.runner)]?.Properties?.["Timeout"]).toBe(60);
+    });
+
+    it("moves a message to the steps DLQ after 5 receives; the DLQ keeps it 14 days and is fed by nothing else", () => {
+      expect(resources[stepsId()]?.Properties?.["RedrivePolicy"]).toEqual({ deadLetterTargetArn: { "Fn::GetAtt": [stepsDlqId(), "Arn"] }, maxReceiveCount: 5 });
+      expect(resources[stepsDlqId()]?.Properties?.["MessageRetentionPeriod"]).toBe(14 * 24 * 3600);
+      expect(resources[stepsDlqId()]?.Properties?.["RedrivePolicy"]).toBeUndefined();
+      const feeding = ofType("AWS::SQS::Queue").filter(([, q]) =>
+        same((q.Properties?.["RedrivePolicy"] as Json | undefined)?.["deadLetterTargetArn"], { "Fn::GetAtt": [stepsDlqId(), "Arn"] }),
+      );
+      expect(feeding.map(([id]) => id)).toEqual([stepsId()]);
+    });
+
+    it("encrypts both with SQS-managed keys and denies any call without TLS, allowing nothing in the queue policy", () => {
+      for (const id of [stepsId(), stepsDlqId()]) {
+        expect(resources[id]?.Properties?.["SqsManagedSseEnabled"], id).toBe(true);
+        const statements = ofType("AWS::SQS::QueuePolicy")
+          .filter(([, p]) => asArray(p.Properties?.["Queues"] as unknown[]).some((q) => same(q, { Ref: id })))
+          .flatMap(([, p]) => asArray((p.Properties?.["PolicyDocument"] as Json)["Statement"] as Json[]));
+        expect(statements.some((st) => st["Effect"] === "Deny" && same(st["Condition"], { Bool: { "aws:SecureTransport": "false" } })), id).toBe(true);
+        expect(statements.filter((st) => st["Effect"] !== "Deny"), id).toEqual([]);
+      }
+    });
+
+    it("outputs the steps DLQ's URL for operators", () => {
+      const outputs = template.toJSON()["Outputs"] as Record<string, { Value: unknown }>;
+      expect(outputs["StepsDlqUrl"]?.Value).toEqual({ Ref: stepsDlqId() });
+    });
+  });
+
+  describe("runner", () => {
+    it("consumes the steps queue: batch 10, ReportBatchItemFailures, MaximumConcurrency 50", () => {
+      const m = mappingOf(stepsId());
+      expect(m["FunctionName"]).toEqual({ Ref: fnOf(stack.runner) });
+      expect(m["BatchSize"]).toBe(10);
+      expect(m["FunctionResponseTypes"]).toEqual(["ReportBatchItemFailures"]);
+      expect(m["ScalingConfig"]).toEqual({ MaximumConcurrency: 50 });
+      expect(stack.engineMaxConcurrency).toBe(50);
+    });
+
+    it("takes MaximumConcurrency from the props, the context or ENGINE_MAX_CONCURRENCY, within 2–1000", async () => {
+      const { engineMaxConcurrency } = await import("../../infra/stack.js");
+      expect(engineMaxConcurrency(new App(), {})).toBe(50);
+      expect(engineMaxConcurrency(new App({ context: { engineMaxConcurrency: "20" } }), {})).toBe(20);
+      expect(engineMaxConcurrency(new App({ context: { engineMaxConcurrency: "20" } }), { engineMaxConcurrency: 7 })).toBe(7);
+      const before = process.env["ENGINE_MAX_CONCURRENCY"];
+      process.env["ENGINE_MAX_CONCURRENCY"] = "300";
+      try {
+        expect(engineMaxConcurrency(new App(), {})).toBe(300);
+      } finally {
+        if (before === undefined) delete process.env["ENGINE_MAX_CONCURRENCY"];
+        else process.env["ENGINE_MAX_CONCURRENCY"] = before;
+      }
+      for (const bad of ["1", "1001", "ten", "2.5"]) expect(() => engineMaxConcurrency(new App({ context: { engineMaxConcurrency: bad } }), {}), bad).toThrow(/ENGINE_MAX_CONCURRENCY/);
+    });
+
+    it("reads and writes the table, and queries DueIndex and JourneyIndex on their exact ARNs only", () => {
+      expect(dynamoOf(stack.runner)).toEqual([
+        { actions: EXPECTED_TABLE_ACTIONS, resources: [tableArn()] },
+        { actions: ["dynamodb:Query"], resources: [indexArn("DueIndex"), indexArn("JourneyIndex")] },
+      ]);
+    });
+
+    it("sends to the steps and events queues, and reads no secret", () => {
+      expect(sqsSendTargets(stack.runner)).toEqual([queueArnOf(stack.stepsQueue), queueArnOf(stack.eventsQueue)].map((q) => JSON.stringify(q)).sort());
+      expect(actionsOf(statementsOf(roleOf(stack.runner))).filter((a) => a.startsWith("secretsmanager:"))).toEqual([]);
+      const env = envOf(fnOf(stack.runner));
+      expect(env["STEPS_QUEUE_URL"]).toEqual({ Ref: stepsId() });
+      expect(env["EVENTS_QUEUE_URL"]).toEqual({ Ref: logicalId(stack.eventsQueue.node.defaultChild) });
+    });
+  });
+
+  describe("steps DLQ consumer", () => {
+    it("consumes the steps DLQ in batches of 10 with partial batch responses, within the DLQ's visibility timeout", () => {
+      const m = mappingOf(stepsDlqId());
+      expect(m["FunctionName"]).toEqual({ Ref: fnOf(stack.stepsDlqConsumer) });
+      expect(m["BatchSize"]).toBe(10);
+      expect(m["FunctionResponseTypes"]).toEqual(["ReportBatchItemFailures"]);
+      const visibility = (resources[stepsDlqId()]?.Properties?.["VisibilityTimeout"] as number | undefined) ?? 30;
+      expect(resources[fnOf(stack.stepsDlqConsumer)]?.Properties?.["Timeout"] as number).toBeLessThanOrEqual(visibility);
+    });
+
+    it("reads and writes the table (no index), sends to the events queue only, and reads no secret", () => {
+      expect(dynamoOf(stack.stepsDlqConsumer)).toEqual([{ actions: EXPECTED_TABLE_ACTIONS, resources: [tableArn()] }]);
+      expect(sqsSendTargets(stack.stepsDlqConsumer)).toEqual([JSON.stringify(queueArnOf(stack.eventsQueue))]);
+      expect(actionsOf(statementsOf(roleOf(stack.stepsDlqConsumer))).filter((a) => a.startsWith("secretsmanager:"))).toEqual([]);
+      const env = envOf(fnOf(stack.stepsDlqConsumer));
+      expect(env["STEPS_QUEUE_URL"]).toBeUndefined();
+      expect(env["EVENTS_QUEUE_URL"]).toEqual({ Ref: logicalId(stack.eventsQueue.node.defaultChild) });
+    });
+  });
+
+  describe("sweeper", () => {
+    it("runs one at a time (reserved concurrency 1), never retried: MaximumRetryAttempts 0, MaximumEventAgeInSeconds 60", () => {
+      const fn = fnOf(stack.sweeper);
+      expect(resources[fn]?.Properties?.["ReservedConcurrentExecutions"]).toBe(1);
+      const configs = ofType("AWS::Lambda::EventInvokeConfig");
+      expect(configs).toHaveLength(1);
+      expect(configs[0]![1].Properties).toEqual({ FunctionName: { Ref: fn }, Qualifier: "$LATEST", MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 60 });
+      // Nothing else is reserved: the rest of the account's concurrency stays shared.
+      const reserved = ofType("AWS::Lambda::Function").filter(([, r]) => r.Properties?.["ReservedConcurrentExecutions"] !== undefined);
+      expect(reserved.map(([id]) => id)).toEqual([fn]);
+    });
+
+    it("is run every minute by an EventBridge Scheduler schedule, flexible window off, no retries", () => {
+      const schedules = ofType("AWS::Scheduler::Schedule");
+      expect(schedules).toHaveLength(1);
+      const p = schedules[0]![1].Properties!;
+      expect(p["ScheduleExpression"]).toBe("rate(1 minute)");
+      expect(p["FlexibleTimeWindow"]).toEqual({ Mode: "OFF" });
+      expect(p["State"]).toBe("ENABLED");
+      expect(p["Target"]).toEqual({
+        Arn: { "Fn::GetAtt": [fnOf(stack.sweeper), "Arn"] },
+        RoleArn: { "Fn::GetAtt": [logicalId(stack.schedulerRole.node.defaultChild), "Arn"] },
+        RetryPolicy: { MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 60 },
+      });
+      // No event source: the schedule is its only trigger.
+      expect(ofType("AWS::Lambda::EventSourceMapping").filter(([, r]) => same(r.Properties?.["FunctionName"], { Ref: fnOf(stack.sweeper) }))).toEqual([]);
+    });
+
+    it("invokes through a role that Scheduler alone assumes, for this account, and that may invoke only the sweeper", () => {
+      const role = logicalId(stack.schedulerRole.node.defaultChild);
+      expect(statementsOf(role)).toEqual([{ Effect: "Allow", Action: "lambda:InvokeFunction", Resource: { "Fn::GetAtt": [fnOf(stack.sweeper), "Arn"] } }]);
+      const trust = (resources[role]?.Properties?.["AssumeRolePolicyDocument"] as { Statement: Json[] }).Statement;
+      expect(trust).toEqual([
+        {
+          Action: "sts:AssumeRole",
+          Effect: "Allow",
+          Principal: { Service: "scheduler.amazonaws.com" },
+          Condition: { StringEquals: { "aws:SourceAccount": { Ref: "AWS::AccountId" } } },
+        },
+      ]);
+      // Nobody else may invoke a function through IAM (API Gateway uses resource policies).
+      expect(rolesAllowing("lambda:InvokeFunction")).toEqual([role]);
+    });
+
+    it("keeps its watermarks and moves entries (get, put, update on the table), queries DueIndex only, and sends to the steps queue only", () => {
+      expect(dynamoOf(stack.sweeper)).toEqual([
+        { actions: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], resources: [tableArn()] },
+        { actions: ["dynamodb:Query"], resources: [indexArn("DueIndex")] },
+      ]);
+      expect(sqsSendTargets(stack.sweeper)).toEqual([JSON.stringify(queueArnOf(stack.stepsQueue))]);
+      expect(actionsOf(statementsOf(roleOf(stack.sweeper))).filter((a) => a.startsWith("secretsmanager:"))).toEqual([]);
+    });
+  });
+
+  describe("producers and settings", () => {
+    it("lets every signal and job producer, the runner and the sweeper send to the steps queue, and nobody else", () => {
+      const senders = [...producers(), stack.runner, stack.sweeper].map(roleOf).sort();
+      expect(rolesAllowing("sqs:SendMessage", queueArnOf(stack.stepsQueue))).toEqual(senders);
+      for (const f of [...producers(), stack.runner, stack.sweeper]) {
+        expect(envOf(fnOf(f))["STEPS_QUEUE_URL"], f.node.id).toEqual({ Ref: stepsId() });
+      }
+      // Every function with the URL may use it, and the DLQs take no direct sends.
+      const withUrl = ofType("AWS::Lambda::Function").filter(([id]) => envOf(id)?.["STEPS_QUEUE_URL"] !== undefined).map(([id]) => id).sort();
+      expect(withUrl).toEqual([...producers(), stack.runner, stack.sweeper].map(fnOf).sort());
+      expect(allStatements().filter((st) => allows(st, "sqs:SendMessage", queueArnOf(stack.stepsDlq)))).toEqual([]);
+    });
+
+    it("lets only the functions that deliver end events send to the events queue: enrolment commands, the runner, the DLQ consumer", () => {
+      const senders = [stack.functions.get("events")!, stack.functions.get("legacy")!, stack.runner, stack.stepsDlqConsumer].map(roleOf).sort();
+      expect(rolesAllowing("sqs:SendMessage", queueArnOf(stack.eventsQueue))).toEqual(senders);
+    });
+
+    it("gives every function that writes engine items the same DUE_SHARDS (16) and LONG_WAIT_THRESHOLD_SECONDS (900)", () => {
+      const writers = [...producers(), stack.runner, stack.sweeper, stack.stepsDlqConsumer].map(fnOf);
+      for (const id of writers) expect(envOf(id), id).toMatchObject({ DUE_SHARDS: "16", LONG_WAIT_THRESHOLD_SECONDS: "900" });
+      const withShards = ofType("AWS::Lambda::Function").filter(([id]) => envOf(id)?.["DUE_SHARDS"] !== undefined).map(([id]) => id).sort();
+      expect(withShards).toEqual([...writers].sort());
+    });
+  });
+
+  describe("never deployed (§9)", () => {
+    it("gives no function a local-only setting: ENGINE_LOCAL_ROUTES, WEBHOOK_ALLOW_LOOPBACK, WEBHOOK_DNS_OVERRIDES, LOCAL_SWEEP_MS, DELIVERY_MODE=local", () => {
+      const fns = ofType("AWS::Lambda::Function");
+      expect(fns.length).toBe(allFnIds().length);
+      for (const [id] of fns) {
+        const env = envOf(id) ?? {};
+        for (const name of ["ENGINE_LOCAL_ROUTES", "WEBHOOK_ALLOW_LOOPBACK", "WEBHOOK_DNS_OVERRIDES", "LOCAL_SWEEP_MS", "STEPS_DLQ_URL"]) {
+          expect(env[name], `${id} ${name}`).toBeUndefined();
+        }
+        expect(env["DELIVERY_MODE"], id).not.toBe("local");
+        // Nor the local stack's endpoint overrides or plain admin key.
+        for (const name of ["DYNAMODB_ENDPOINT", "SQS_ENDPOINT", "S3_ENDPOINT", "ADMIN_API_KEY"]) expect(env[name], `${id} ${name}`).toBeUndefined();
+      }
+      // And not as a value hidden in another variable either.
+      expect(JSON.stringify(fns)).not.toMatch(/ENGINE_LOCAL_ROUTES|WEBHOOK_ALLOW_LOOPBACK|WEBHOOK_DNS_OVERRIDES|LOCAL_SWEEP_MS/);
+    });
+
+    it("declares no /_local route", () => {
+      const keys = ofType("AWS::ApiGatewayV2::Route").map(([, r]) => String(r.Properties?.["RouteKey"]));
+      expect(keys.length).toBeGreaterThan(0);
+      expect(keys.filter((k) => k.includes("/_local"))).toEqual([]);
+    });
+  });
+
+  describe("alarms and dashboard", () => {
+    const alarms = () => ofType("AWS::CloudWatch::Alarm").map(([, r]) => r.Properties as Json);
+    const appAlarm = (metric: string) => {
+      const found = alarms().filter((a) => a["Namespace"] === "JourneyApi" && a["MetricName"] === metric);
+      expect(found, metric).toHaveLength(1);
+      // The dimension the functions' EMF records carry, or the alarm would watch an empty metric.
+      expect(found[0]!["Dimensions"], metric).toEqual([{ Name: "service", Value: "journey-api" }]);
+      return found[0]!;
+    };
+    const lambdaAlarms = (f: ApiFunction, metric: string) =>
+      alarms().filter((a) => a["Namespace"] === "AWS/Lambda" && a["MetricName"] === metric && same(a["Dimensions"], [{ Name: "FunctionName", Value: { Ref: fnOf(f) } }]));
+
+    it("pages as soon as one message reaches the steps DLQ, and when its consumer keeps failing on what is there", () => {
+      const reached = lambdaAlarms(stack.stepsDlqConsumer, "Invocations");
+      expect(reached).toHaveLength(1);
+      expect(reached[0]).toMatchObject({ Threshold: 1, ComparisonOperator: "GreaterThanOrEqualToThreshold", EvaluationPeriods: 1, Statistic: "Sum" });
+      expect(appAlarm("StepsDeadLetterFailed")).toMatchObject({ Threshold: 10, ComparisonOperator: "GreaterThanOrEqualToThreshold", Statistic: "Sum", Period: 900 });
+    });
+
+    it("pages on SweeperLagMinutes ≥ 2, SweeperRecovered > 100 in 15 minutes, sweeper errors, and a sweeper that stopped running", () => {
+      expect(appAlarm("SweeperLagMinutes")).toMatchObject({ Threshold: 2, ComparisonOperator: "GreaterThanOrEqualToThreshold", Statistic: "Maximum" });
+      expect(appAlarm("SweeperRecovered")).toMatchObject({ Threshold: 100, ComparisonOperator: "GreaterThanThreshold", Statistic: "Sum", Period: 900 });
+      for (const f of [stack.sweeper, stack.runner, stack.stepsDlqConsumer]) expect(lambdaAlarms(f, "Errors"), f.node.id).toHaveLength(1);
+      const stopped = lambdaAlarms(stack.sweeper, "Invocations");
+      expect(stopped).toHaveLength(1);
+      expect(stopped[0]).toMatchObject({ Threshold: 1, ComparisonOperator: "LessThanThreshold", TreatMissingData: "breaching" });
+    });
+
+    it("shows the engine's rows on the dashboard", () => {
+      const body = JSON.stringify(ofType("AWS::CloudWatch::Dashboard")[0]![1].Properties?.["DashboardBody"]);
+      for (const m of ["SweeperHanded", "SweeperRecovered", "SweeperLagMinutes", "StepsDeadLettered", "Engine: steps queue", "Engine: runner", "Engine: sweeper"]) {
+        expect(body, m).toContain(m);
+      }
+    });
   });
 });
