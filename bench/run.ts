@@ -1,6 +1,7 @@
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { benchBundles } from "./bundles.js";
+import { benchEngine } from "./engine.js";
 import { benchExport } from "./export.js";
 import { benchHotJourney } from "./hot-journey.js";
 import { benchIngest } from "./ingest.js";
@@ -26,6 +27,8 @@ const SECTIONS: SectionDef[] = [
   { id: "hot-journey", run: async () => benchHotJourney(await stack.get()) },
   { id: "list-latency", run: async () => benchListLatency(await stack.get()) },
   { id: "export", run: async () => benchExport(await stack.get()) },
+  // Its own stacks, in child processes: the product clock and the sweeper timer are process-wide.
+  { id: "engine", run: benchEngine },
 ];
 
 /**

@@ -10,6 +10,16 @@ import { loadConfig } from "./config.js";
  */
 let doc: DynamoDBDocumentClient | undefined;
 
+/**
+ * A process-wide observer of every DynamoDB call, for tests and the bench that count
+ * calls (ENGINE §11). It lives on globalThis, not in this module, because vitest can
+ * load this module twice (the test's import and the handlers' dynamic import), each
+ * with its own client; a middleware added to one would miss the other's calls. Unset
+ * (everywhere but those tests), it costs one property read per call.
+ */
+export type DdbObserver = (command: string, input: Record<string, unknown>, output: Record<string, unknown> | undefined) => void;
+const observed = globalThis as { __journeyDdbObserver?: DdbObserver };
+
 export function ddb(): DynamoDBDocumentClient {
   if (!doc) {
     const cfg = loadConfig();
@@ -23,6 +33,20 @@ export function ddb(): DynamoDBDocumentClient {
     doc = DynamoDBDocumentClient.from(base, {
       marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
     });
+    doc.middlewareStack.add(
+      (next, context) => async (args) => {
+        let output: Record<string, unknown> | undefined;
+        try {
+          const out = await next(args);
+          output = out.output as Record<string, unknown>;
+          return out;
+        } finally {
+          // Failed calls (a cancelled transaction, a failed condition) count too: DynamoDB bills them.
+          observed.__journeyDdbObserver?.(String(context.commandName), args.input as Record<string, unknown>, output);
+        }
+      },
+      { step: "initialize", name: "journey-ddb-observer" },
+    );
   }
   return doc;
 }
