@@ -682,6 +682,14 @@ export class JourneyApiStack extends Stack {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     }));
+    made.push(new cloudwatch.Alarm(this, "StepLatenessAlarm", {
+      alarmDescription: "p99 of step start − DueAt over 60 s for 15 minutes: timers run late (ENGINE §6's target)",
+      metric: this.appMetric("StepLateness", {}, "p99").with({ period: Duration.minutes(5) }),
+      threshold: 60_000,
+      evaluationPeriods: 3,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    }));
     made.push(new cloudwatch.Alarm(this, "SweeperRecoveredAlarm", {
       alarmDescription: "The sweeper recovered over 100 lost entries in 15 minutes: lost handoffs or failing workers",
       metric: this.appMetric("SweeperRecovered").with({ period: Duration.minutes(15) }),

@@ -88,8 +88,29 @@ export const metrics = (): EmfMetrics => (sink ??= new EmfMetrics());
  * `after` and `onError` (middy runs those in reverse) and sees all they counted.
  */
 export function flushMetrics<E, R>(): MiddlewareObj<E, R> {
-  const flush = () => metrics().flush();
+  const flush = () => {
+    metrics().flush();
+    for (const sink of byDimensions.values()) sink.flush();
+    byDimensions.clear();
+  };
   return { name: "journey-api-metrics", after: flush, onError: flush };
+}
+
+/**
+ * Metrics with dimensions of their own (the engine's StepsExecuted by Action and
+ * Outcome, enrolments by Reason): one record per dimension set, flushed with the
+ * invocation's other metrics.
+ */
+const byDimensions = new Map<string, EmfMetrics>();
+export function countBy(dimensions: Record<string, string>, name: string, unit: MetricUnit, value: number): void {
+  const key = JSON.stringify(dimensions);
+  let sink = byDimensions.get(key);
+  if (!sink) {
+    sink = new EmfMetrics();
+    byDimensions.set(key, sink);
+  }
+  sink.addDimensions(dimensions);
+  sink.addMetric(name, unit, value);
 }
 
 /** The error of an unexpected fault, as a log field: name, message and stack, nothing else. */

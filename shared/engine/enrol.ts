@@ -1,6 +1,6 @@
 import { isAwsError } from "../errors.js";
 import { keys, type Key } from "../keys.js";
-import { logger } from "../observability.js";
+import { countBy, logger, metrics } from "../observability.js";
 import { batchGet, keyId, type Item } from "../domain/owned.js";
 import { productEpoch } from "../clock.js";
 import { addEntry, cursorKey, cursorWrite } from "./cursor.js";
@@ -152,6 +152,22 @@ async function plan(
  * crash here leaves it to the sweeper's recovery pass).
  */
 export async function admitNow(req: AdmitRequest, now = productEpoch(), inline = true): Promise<AdmitResult> {
+  const result = await admit(req, now, inline);
+  countAdmission(result);
+  return result;
+}
+
+/** Enrolments{Created,Deferred,Skipped} (by Reason) and LoopGuard (ENGINE §10). */
+function countAdmission(result: AdmitResult): void {
+  if (result.status === "Enrolled") metrics().addMetric("EnrolmentsCreated", "Count", 1);
+  else if (result.status === "Deferred") metrics().addMetric("EnrolmentsDeferred", "Count", 1);
+  else {
+    countBy({ Reason: result.reason }, "EnrolmentsSkipped", "Count", 1);
+    if (result.reason === "LoopGuard") metrics().addMetric("LoopGuard", "Count", 1);
+  }
+}
+
+async function admit(req: AdmitRequest, now: number, inline: boolean): Promise<AdmitResult> {
   for (let attempt = 0; attempt < 3; attempt++) {
     const p = await plan(req, now);
     if (p.status === "Deferred") return commitDeferral(p, now);

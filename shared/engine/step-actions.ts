@@ -1,6 +1,6 @@
 import { tableName } from "../aws.js";
 import { keys } from "../keys.js";
-import { logger } from "../observability.js";
+import { countBy, logger, metrics } from "../observability.js";
 import { getOwned, type Item } from "../domain/owned.js";
 import { nextId } from "../domain/ids.js";
 import { sha256Hex } from "../domain/secrets.js";
@@ -48,7 +48,16 @@ function passed(ctx: ActionContext, outcome: StepRecord["Outcome"], reason = "",
   c.Passed += 1;
   c.ActionID = chain.loaded.tree.next(action.ActionID, branch);
   c.Started = false;
-  logger().info("step", { entryId: c.EntryID, actionId: action.ActionID, action: action.Action, outcome, reason });
+  stepDone(ctx, outcome, reason);
+}
+
+/** The step's log line and metrics (ENGINE §5.5, §10): StepsExecuted by Action and Outcome, and StepLateness. */
+function stepDone(ctx: ActionContext, outcome: StepRecord["Outcome"], reason: string): void {
+  const { chain, action } = ctx;
+  logger().info("step", { entryId: chain.c.EntryID, actionId: action.ActionID, action: action.Action, outcome, reason });
+  countBy({ Action: action.Action, Outcome: outcome }, "StepsExecuted", "Count", 1);
+  // How late the action started against the time it was due (the chain's DueAt when handed for it).
+  metrics().addMetric("StepLateness", "Milliseconds", Math.max(0, chain.now - ctx.startAt) * 1000);
 }
 
 /** Parks the cursor in a started Wait (or Debug sleep) until `due`. */
@@ -59,6 +68,7 @@ function waitUntil(ctx: ActionContext, due: number, detail: Record<string, unkno
   c.Started = true;
   c.DueAt = due;
   chain.stop = true;
+  stepDone(ctx, "Waiting", "");
 }
 
 /** The subscriber as the chain sees it, with this step's pending changes. */

@@ -1185,6 +1185,8 @@ describe("engine (ENGINE §10, the runner's part)", () => {
     it("pages on SweeperLagMinutes ≥ 2, SweeperRecovered > 100 in 15 minutes, sweeper errors, and a sweeper that stopped running", () => {
       expect(appAlarm("SweeperLagMinutes")).toMatchObject({ Threshold: 2, ComparisonOperator: "GreaterThanOrEqualToThreshold", Statistic: "Maximum" });
       expect(appAlarm("SweeperRecovered")).toMatchObject({ Threshold: 100, ComparisonOperator: "GreaterThanThreshold", Statistic: "Sum", Period: 900 });
+      // ENGINE §10: StepLateness p99 over 60 s for 3 × 5 minutes.
+      expect(appAlarm("StepLateness")).toMatchObject({ Threshold: 60_000, ComparisonOperator: "GreaterThanThreshold", ExtendedStatistic: "p99", Period: 300, EvaluationPeriods: 3 });
       for (const f of [stack.sweeper, stack.runner, stack.stepsDlqConsumer]) expect(lambdaAlarms(f, "Errors"), f.node.id).toHaveLength(1);
       const stopped = lambdaAlarms(stack.sweeper, "Invocations");
       expect(stopped).toHaveLength(1);
