@@ -2,7 +2,7 @@ import { isAwsError } from "../errors.js";
 import { keys, type Key } from "../keys.js";
 import { countBy, logger, metrics } from "../observability.js";
 import { batchGet, keyId, type Item } from "../domain/owned.js";
-import { productEpoch } from "../clock.js";
+import { productEpoch, productNow } from "../clock.js";
 import { addEntry, cursorKey, cursorWrite } from "./cursor.js";
 import { triggerHolds } from "./criteria.js";
 import { newUlid, signalEntryId } from "./entry-id.js";
@@ -105,7 +105,7 @@ async function plan(
     return { status: "Deferred", notBefore: rate.notBefore, tx, drainKey: rate.drainKey, drainAt: rate.drainAt };
   }
 
-  const entryId = req.deterministic ? signalEntryId(req.at, req.signalId, req.journeyId) : newUlid(now * 1000);
+  const entryId = req.deterministic ? signalEntryId(req.at, req.signalId, req.journeyId) : newUlid(Math.max(now * 1000, productNow().getTime()));
   const cursor: Cursor = {
     UserID: req.userId,
     SubscriberID: req.subscriberId,
