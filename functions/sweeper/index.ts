@@ -22,6 +22,8 @@ export const handler = middy()
     metrics().addMetric("SweeperHanded", "Count", result.handed);
     metrics().addMetric("SweeperRecovered", "Count", result.recovered);
     metrics().addMetric("SweeperLagMinutes", "Count", result.lagMinutes);
-    logger().info("sweep", { ...result });
+    // A quiet minute logs at DEBUG: locally the sweeper runs every LOCAL_SWEEP_MS and would flood the terminal.
+    if (result.handed + result.recovered + result.lagMinutes > 0) logger().info("sweep", { ...result });
+    else logger().debug("sweep", { ...result });
     return result;
   });
