@@ -88,6 +88,33 @@ describe("pause and resume", () => {
   });
 });
 
+describe("the park/enable race", () => {
+  it("a cursor parking while journey.enable runs still resumes", { timeout: 120_000 }, async () => {
+    const user = await engine.user();
+    const { list, journeyId } = await setup(user, [
+      { Action: "Wait", WaitUnit: "hours", WaitAmount: 1, Published: true },
+      { Action: "Debug", DebugMessage: "after", Published: true },
+    ]);
+    const sids: number[] = [];
+    for (let i = 0; i < 20; i++) sids.push(await enrol(user, list, journeyId, `race${i}@example.com`));
+    await engine.idle();
+    expect((await user.get("/api/v1/journey.disable", { JourneyID: journeyId })).status).toBe(200);
+    // The clock move hands all 20 steps, which find the journey Disabled and park, while the enable runs:
+    // each park either lands before the enable (and the resume job finds it) or fails its check (and goes on).
+    const [moved, enabled] = await Promise.all([
+      engine.local("POST", "/_local/clock", { AdvanceSeconds: 3601 }),
+      new Promise((r) => setTimeout(r, 20)).then(() => user.get("/api/v1/journey.enable", { JourneyID: journeyId })),
+    ]);
+    expect([moved.status, enabled.status]).toEqual([200, 200]);
+    await engine.idle();
+    for (const sid of sids) {
+      const c = await cursor(user.userId, sid, journeyId);
+      expect(c["State"]).toBe("Completed");
+      expect(steps(c)).toEqual(["Wait:Waiting", "Debug:Done"]);
+    }
+  });
+});
+
 describe("deletion", () => {
   it("ends every enrolment of a deleted journey at once, and none runs again", { timeout: 120_000 }, async () => {
     const user = await engine.user();
