@@ -113,18 +113,18 @@ describe("Wait", () => {
     expect(wait).toMatchObject({ Action: "Wait", Outcome: "Waiting", Reason: "", Detail: { Until: at(Number(c["EnrolledAt"]) + 1200), HeldByWindow: false } });
     expect(c["DueAt"]).toBe(Number(c["EnrolledAt"]) + 1200);
 
-    // Not to within 60 s of DueAt: the clock route would hand the entry with a delay of
-    // real seconds, and Idle waits for that message.
-    await engine.advance(1200 - 120);
+    // Not to within 10 minutes of DueAt: the clock route (60 s ahead) and the sweeper's primary
+    // pass (the next minute's bucket) hand an entry with a delay of real seconds, and Idle waits for it.
+    await engine.advance(1200 - 600);
     expect((await only(user, sid, j))["State"]).toBe("Active");
-    await engine.advance(121);
+    await engine.advance(601);
     c = await only(user, sid, j);
     expect(c["State"]).toBe("Completed");
     expect(brief(c)).toEqual(["Wait:Waiting", "AddTag:Done"]);
     expect((await subscriberItem(user.userId, sid))?.["Tags"]).toEqual([t]);
   });
 
-  it("records HeldByWindow when its window moves DueAt past the base wait", async () => {
+  it("records HeldByWindow when its window moves DueAt past the base wait", { timeout: CLOCK_TEST_MS }, async () => {
     const user = await engine.user();
     const l = await list(user);
     const clock = await engine.local("GET", "/_local/clock");
@@ -616,9 +616,9 @@ describe("Debug", () => {
     expect(Number(c["DueAt"]) - enrolled).toBeGreaterThanOrEqual(1200);
     expect(Number(c["DueAt"]) - enrolled).toBeLessThanOrEqual(1202);
 
-    await engine.advance(1200 - 120);
+    await engine.advance(1200 - 600);
     expect((await only(user, sid, j))["State"]).toBe("Active");
-    await engine.advance(123);
+    await engine.advance(603);
     c = await only(user, sid, j);
     expect(c["State"]).toBe("Completed");
     expect(brief(c)).toEqual(["Debug:Done", "Debug:Waiting", "AddTag:Done"]);
