@@ -338,4 +338,3 @@ export async function enrolFromSignal(signal: Signal): Promise<void> {
   }
 }
 
-export type { Key };

@@ -12,7 +12,7 @@ import type { StepRecord } from "./model.js";
 import { endCursor, fireFromCursor, type Chain } from "./runner.js";
 import { debugDueAt, waitDueAt } from "./window.js";
 import { decide } from "./criteria.js";
-import { endOthers, liveCursorsOf } from "./fanout.js";
+import { endOthers } from "./fanout.js";
 import { admitInChain } from "./enrol.js";
 import { getConsistent, updateItem, versionIs } from "./store.js";
 
@@ -199,8 +199,8 @@ export async function runAction(ctx: ActionContext): Promise<void> {
       const guard = keys.subscriberAddress(userId, listId, sha256Hex(email.toLowerCase()));
       const subKey = keys.subscriber(userId, newId);
       const created = newSubscriberItem(userId, newId, listId, email, chain.now);
-      chain.extra.set(guard, { Put: { TableName: tableNameOf(), Item: { ...guard, SubscriberID: newId }, ConditionExpression: "attribute_not_exists(PK)" } });
-      chain.extra.set(subKey, { Put: { TableName: tableNameOf(), Item: { ...subKey, ...created }, ConditionExpression: "attribute_not_exists(PK)" } });
+      chain.extra.set(guard, { Put: { TableName: tableName(), Item: { ...guard, SubscriberID: newId }, ConditionExpression: "attribute_not_exists(PK)" } });
+      chain.extra.set(subKey, { Put: { TableName: tableName(), Item: { ...subKey, ...created }, ConditionExpression: "attribute_not_exists(PK)" } });
       fireFromCursor(chain, "ListSubscription", listId, newId);
       return passed(ctx, "Done", "", { Existing: false, SubscriberID: newId });
     }
@@ -248,8 +248,8 @@ export async function runAction(ctx: ActionContext): Promise<void> {
       const guard = keys.subscriberAddress(userId, Number(s["ListID"]), sha256Hex(String(s["EmailAddress"]).toLowerCase()));
       chain.subscriberSet = {};
       chain.subscriberRemove = new Set();
-      chain.extra.set(subKey, { Delete: { TableName: tableNameOf(), Key: subKey, ...conditionOf(versionIs(chain.subscriber["Version"])) } });
-      chain.extra.set(guard, { Delete: { TableName: tableNameOf(), Key: guard } });
+      chain.extra.set(subKey, { Delete: { TableName: tableName(), Key: subKey, ...conditionOf(versionIs(chain.subscriber["Version"])) } });
+      chain.extra.set(guard, { Delete: { TableName: tableName(), Key: guard } });
       c.Steps.push(record(chain.now, action.ActionID, action.Action, "Done"));
       c.Passed += 1;
       return endCursor(chain, "Exited", "SubscriberDeleted");
@@ -292,5 +292,3 @@ export function newSubscriberItem(userId: number, subscriberId: number, listId: 
   };
 }
 
-const tableNameOf = (): string => tableName();
-export { liveCursorsOf };
