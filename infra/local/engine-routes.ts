@@ -11,11 +11,12 @@ import { armFault, clearFaults, FAULT_POINTS, type FaultPoint } from "../../shar
 import { hand, recover, RECOVERY_LAG_MINUTES, writeMark } from "../../shared/engine/sweeper.js";
 import { localRechecksPending } from "../../shared/engine/jobs.js";
 import type { Item } from "../../shared/domain/owned.js";
+import { clearOutbox, readOutbox, type OutboxQuery } from "../../shared/delivery/local-outbox.js";
 import { formatDateTime, parseDateTime } from "../../shared/time.js";
 
 /**
  * The engine's local-only test surface (ENGINE §9): `/_local/clock`,
- * `/_local/engine` and `/_local/faults`. It exists only in the local gateway and
+ * `/_local/engine`, `/_local/faults` and `/_local/outbox`. It exists only in the local gateway and
  * only under ENGINE_LOCAL_ROUTES=1: outside the command registry, so neither CDK
  * nor `/api.php` can ever serve it. Every route needs the AdminAPIKey header.
  */
@@ -96,6 +97,35 @@ async function handAfterClockMove(now: number): Promise<number> {
   return handed;
 }
 
+const positive = (v: string | null): number | undefined | null => {
+  if (v === null) return undefined;
+  return /^\d+$/.test(v) && Number(v) > 0 ? Number(v) : null;
+};
+
+/** `GET /_local/outbox` (filters: Channel, To, JourneyID, SubscriberID, AfterSeq) and `DELETE /_local/outbox` (§9). */
+function outboxRoute(req: IncomingMessage, res: ServerResponse, method: string): void {
+  if (method === "DELETE") return json(res, 200, { Deleted: clearOutbox() });
+  const q = new URL(req.url ?? "/", "http://local").searchParams;
+  const channel = q.get("Channel");
+  if (channel !== null && channel !== "email" && channel !== "sms") return invalid(res, "Channel");
+  const to = q.get("To");
+  if (to !== null && to.trim() === "") return invalid(res, "To");
+  const query: OutboxQuery = {};
+  if (channel) query.Channel = channel;
+  if (to) query.To = to.trim();
+  for (const name of ["JourneyID", "SubscriberID"] as const) {
+    const n = positive(q.get(name));
+    if (n === null) return invalid(res, name);
+    if (n !== undefined) query[name] = n;
+  }
+  const after = q.get("AfterSeq");
+  if (after !== null) {
+    if (!/^\d+$/.test(after)) return invalid(res, "AfterSeq");
+    query.AfterSeq = Number(after);
+  }
+  return json(res, 200, readOutbox(query));
+}
+
 export function engineRoutes(opts: EngineRoutesOptions) {
   const sqs = new SQSClient({ endpoint: opts.sqsEndpoint, region: opts.region, credentials: { accessKeyId: "local", secretAccessKey: "local" } });
   if (opts.clockFile) {
@@ -131,13 +161,14 @@ export function engineRoutes(opts: EngineRoutesOptions) {
     if (!path.startsWith("/_local/")) return false;
     const route = path.slice("/_local/".length);
     const method = (req.method ?? "GET").toUpperCase();
-    const known = { clock: ["GET", "POST"], engine: ["GET"], faults: ["POST", "DELETE"] } as Record<string, string[]>;
+    const known = { clock: ["GET", "POST"], engine: ["GET"], faults: ["POST", "DELETE"], outbox: ["GET", "DELETE"] } as Record<string, string[]>;
     if (!known[route]?.includes(method)) return false;
     if (!adminOk(req, opts.adminKey)) {
       json(res, 401, { Success: false, Errors: [{ Code: 99998, Message: "Authentication failed" }] });
       return true;
     }
     if (route === "clock" && method === "GET") return json(res, 200, clockView()), true;
+    if (route === "outbox") return outboxRoute(req, res, method), true;
     if (route === "clock") {
       const body = await readJson(req);
       const o = body && typeof body === "object" && !Array.isArray(body) ? (body as Record<string, unknown>) : undefined;

@@ -2,7 +2,7 @@ import { keys, type Key } from "../keys.js";
 import type { Item } from "../domain/owned.js";
 import { formatDateTime } from "../time.js";
 import { DUE_REMOVE, dueFields, longWaitThreshold } from "./due.js";
-import type { Cursor, Outbox, OutboxEntry, StepRecord } from "./model.js";
+import type { Cursor, Intent, Outbox, OutboxEntry, StepRecord } from "./model.js";
 import { updateItem, versionIs, type TransactItem } from "./store.js";
 
 /**
@@ -37,6 +37,8 @@ export function cursorOf(item: Item): Cursor {
     Passed: Number(item["Passed"] ?? 0),
     Outbox: (item["Outbox"] as Outbox | undefined) ?? {},
     Steps: (item["Steps"] as StepRecord[] | undefined) ?? [],
+    ...(item["Intent"] ? { Intent: item["Intent"] as Intent } : {}),
+    ...(item["Throttles"] ? { Throttles: Number(item["Throttles"]) } : {}),
     ...(item["EndedBy"] ? { EndedBy: item["EndedBy"] as Cursor["EndedBy"] } : {}),
     ...(item["EndReason"] ? { EndReason: String(item["EndReason"]) } : {}),
     ...(item["EndedAt"] !== undefined ? { EndedAt: Number(item["EndedAt"]) } : {}),
@@ -94,6 +96,11 @@ export function cursorWrite(c: Cursor, readVersion: number, now: number, opts: {
     Steps: c.Steps.slice(-STEPS_KEPT),
   };
   const remove: string[] = [];
+  // Absent on almost every write: REMOVE of a missing attribute is free, and keeps the common write unchanged.
+  if (c.Intent) set["Intent"] = c.Intent;
+  else remove.push("Intent");
+  if (c.Throttles) set["Throttles"] = c.Throttles;
+  else remove.push("Throttles");
   const oldest = Object.values(outbox).reduce<number | undefined>((m, e) => (m === undefined || e.At < m ? e.At : m), undefined);
   if (c.State === "Active") {
     Object.assign(set, dueFields(key, oldest === undefined ? c.DueAt : Math.min(oldest, c.DueAt), "Step", opts.queued, now));

@@ -99,9 +99,24 @@ export interface Cursor {
   Passed: number;
   Outbox?: Outbox;
   Steps: StepRecord[];
+  /**
+   * A delivery step's intent (§8.2): written, with the cursor moved past the action,
+   * before the SES, SMS or HTTP call; cleared by the write that records its result.
+   * Found on a recovered cursor, it means the worker died around the call.
+   */
+  Intent?: Intent;
+  /** Throttled re-parks of the action the cursor is on (§8.2); cleared once it moves on. */
+  Throttles?: number;
   EndedBy?: "Completed" | "Exited";
   EndReason?: string;
   EndedAt?: number;
+}
+
+export interface Intent {
+  ActionID: number;
+  Action: string;
+  /** When it was written, epoch seconds. */
+  At: number;
 }
 
 /** Membership of a subscriber in a journey (§5.1). */

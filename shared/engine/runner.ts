@@ -12,6 +12,7 @@ import { addEntry, cursorKey, cursorOf, cursorWrite, record, sendsOwnMessage } f
 import { cancellationCodes, getConsistent, loadJourney, Tx, updateItem, versionIs, type LoadedJourney } from "./store.js";
 import { runAction, type ActionContext } from "./step-actions.js";
 import { runCriteriaHold } from "./criteria.js";
+import { recoverIntent, runExternal, type External } from "./deliver-step.js";
 
 /**
  * The step runner (ENGINE §5.2): a Step message names a cursor and the Version it
@@ -45,6 +46,8 @@ export interface Chain {
   /** Set by actions that end or park the cursor or leave the chain. */
   stop: boolean;
   now: number;
+  /** A delivery call to make once this step's intent write commits (§8.2). */
+  external?: External;
 }
 
 /** A chain about to run cursor `c`, with nothing pending. */
@@ -208,9 +211,17 @@ export async function runChain(chain: Chain, handedForAction: boolean): Promise<
   for (;;) {
     const c = chain.c;
     const snapshot = structuredClone(c);
+    // Set when a delivery's answer re-parked the cursor on its action: that only needs writing.
+    const stopped = chain.stop;
     const { journey, tree } = chain.loaded;
     chain.now = Math.max(chain.now, productEpoch());
-    if (journey.Status !== "Enabled") {
+    if (stopped) {
+      // Nothing to run: the write below records the re-park.
+    } else if (actions > 0 && (actions >= CHAIN_ACTIONS || Date.now() - started >= CHAIN_MS)) {
+      // A delivery's answer is still only in memory: write it with the handoff rather than run on.
+      await handOff(chain);
+      break;
+    } else if (journey.Status !== "Enabled") {
       // Disabled (or enrolled with BypassJourneyStatusCheck into a Disabled journey, §4.3): park until enabled.
       park(chain);
     } else {
@@ -245,9 +256,13 @@ export async function runChain(chain: Chain, handedForAction: boolean): Promise<
       }
     }
     actions += 1;
-    const handoff = !chain.stop && (actions >= CHAIN_ACTIONS || Date.now() - started >= CHAIN_MS);
+    const external = chain.external;
+    chain.external = undefined;
+    // A pending call is made before any handoff: its intent is about to be written.
+    const handoff = !chain.stop && !external && (actions >= CHAIN_ACTIONS || Date.now() - started >= CHAIN_MS);
     if (!chain.stop) c.DueAt = chain.now;
-    const waiting = c.State === "Active" && c.Started;
+    // Parked in a Wait, or back on a delivery action until a later time (a throttled re-park, an SMS window).
+    const waiting = c.State === "Active" && (c.Started || c.DueAt > chain.now);
     const queued = c.State === "Active" && (!waiting || sendsOwnMessage(c.DueAt, chain.now));
     const outcome = await flush(chain, queued);
     if (outcome === "overtaken") return;
@@ -255,8 +270,13 @@ export async function runChain(chain: Chain, handedForAction: boolean): Promise<
       // Another writer moved the subscriber, a membership or another cursor: read again, decide again.
       if (++retries > STEP_RETRIES || !(await reload(chain))) throw new Error("step transaction kept failing; left to redelivery");
       chain.c = snapshot;
-      chain.stop = false;
+      chain.stop = stopped;
       actions -= 1;
+      continue;
+    }
+    if (external) {
+      // The intent is written: make the one call. Its answer is in memory now, written with the next step.
+      await runExternal(external);
       continue;
     }
     if (c.State !== "Active") break;
@@ -270,6 +290,17 @@ export async function runChain(chain: Chain, handedForAction: boolean): Promise<
     }
     fromDue = false;
   }
+  if (chain.delivered.size > 0) {
+    await clearDelivered(cursorKey(chain.c), { ...cursorItem(chain.c) }, chain.delivered, chain.now);
+    chain.delivered.clear();
+  }
+}
+
+/** Writes the chain's state due now and sends the cursor's next Step message (§5.2's handoff). */
+async function handOff(chain: Chain): Promise<void> {
+  chain.c.DueAt = chain.now;
+  if ((await flush(chain, true)) !== "ok") return;
+  await sendToSteps(stepMessage(chain.c), 0);
   if (chain.delivered.size > 0) {
     await clearDelivered(cursorKey(chain.c), { ...cursorItem(chain.c) }, chain.delivered, chain.now);
     chain.delivered.clear();
@@ -327,6 +358,12 @@ export async function handleStep(msg: StepMessage): Promise<void> {
   const subscriber = await getConsistent(keys.subscriber(msg.UserID, msg.SubscriberID));
   const loaded = await loadJourney(msg.UserID, msg.JourneyID);
   const chain = newChain(c, loaded ?? (undefined as unknown as LoadedJourney), subscriber ?? {}, now);
+  const wait = recoverIntent(chain);
+  if (wait > 0) {
+    // Its worker may still be in the call: look again once the intent is stale.
+    await sendToSteps(msg, wait);
+    return;
+  }
   if (!loaded || !subscriber) {
     // A journey that is gone ends its cursors with no event; a deleted subscriber's end is counted.
     endCursor(chain, "Exited", loaded ? "SubscriberDeleted" : "JourneyDeleted");

@@ -15,6 +15,7 @@ import { decide } from "./criteria.js";
 import { endOthers } from "./fanout.js";
 import { admitInChain } from "./enrol.js";
 import { getConsistent, updateItem, versionIs } from "./store.js";
+import { sendEmailStep } from "./deliver-step.js";
 
 /**
  * The actions without delivery (ENGINE §7). Each one records its step and leaves
@@ -41,7 +42,7 @@ const idParam = (a: StoredAction, name: string): number => {
 };
 
 /** Records the step and moves past the action (to `branch`'s first action for a Decision or YesNo). */
-function passed(ctx: ActionContext, outcome: StepRecord["Outcome"], reason = "", detail: Record<string, unknown> = {}, branch?: BranchName): void {
+export function passed(ctx: ActionContext, outcome: StepRecord["Outcome"], reason = "", detail: Record<string, unknown> = {}, branch?: BranchName): void {
   const { chain, action } = ctx;
   const c = chain.c;
   c.Steps.push(record(chain.now, action.ActionID, action.Action, outcome, reason, detail));
@@ -52,7 +53,7 @@ function passed(ctx: ActionContext, outcome: StepRecord["Outcome"], reason = "",
 }
 
 /** The step's log line and metrics (ENGINE §5.5, §10): StepsExecuted by Action and Outcome, and StepLateness. */
-function stepDone(ctx: ActionContext, outcome: StepRecord["Outcome"], reason: string): void {
+export function stepDone(ctx: ActionContext, outcome: StepRecord["Outcome"], reason: string): void {
   const { chain, action } = ctx;
   logger().info("step", { entryId: chain.c.EntryID, actionId: action.ActionID, action: action.Action, outcome, reason });
   countBy({ Action: action.Action, Outcome: outcome }, "StepsExecuted", "Count", 1);
@@ -72,7 +73,7 @@ function waitUntil(ctx: ActionContext, due: number, detail: Record<string, unkno
 }
 
 /** The subscriber as the chain sees it, with this step's pending changes. */
-const sub = (chain: Chain): Item => ({ ...chain.subscriber, ...chain.subscriberSet });
+export const sub = (chain: Chain): Item => ({ ...chain.subscriber, ...chain.subscriberSet });
 
 function setSub(chain: Chain, attrs: Record<string, unknown>): void {
   Object.assign(chain.subscriberSet, attrs);
@@ -111,6 +112,7 @@ export async function runAction(ctx: ActionContext): Promise<void> {
       return passed(ctx, "Done", "", { DebugMessage: message });
     }
     case "SendEmail":
+      return sendEmailStep(ctx);
     case "SendSMS":
     case "Webhook":
       // Delivery comes with the engine's second part; until then the journey goes on.

@@ -1,0 +1,190 @@
+import { loadConfig } from "../config.js";
+import { countBy, logger } from "../observability.js";
+import { sendMessage } from "../domain/sqs-send.js";
+import type { Item } from "../domain/owned.js";
+import { formatDateTime } from "../time.js";
+import { productEpoch } from "../clock.js";
+import { prepareEmail, sendEmail } from "../delivery/email.js";
+import type { SendResult } from "../delivery/model.js";
+import { unsubscribeUrl } from "../delivery/unsubscribe-token.js";
+import { record } from "./cursor.js";
+import { InjectedFault, takeFault } from "./faults.js";
+import type { Cursor, StepRecord } from "./model.js";
+import type { Chain } from "./runner.js";
+import { passed, stepDone, sub, type ActionContext } from "./step-actions.js";
+
+/**
+ * The delivery steps (ENGINE §7, §8): SendEmail, SendSMS and Webhook are **at most
+ * once**. A step first decides everything it can without sending (content, sender,
+ * suppression); a skip or failure is recorded like any internal step. Otherwise it
+ * records an intent and moves the cursor past the action, and the runner writes that
+ * before it makes the one call. The call's answer is recorded in memory and folded
+ * into the cursor's next write, so a send costs the cursor one write.
+ */
+
+/** A younger intent's worker may still be in its call (§8.2): its step waits until then. */
+export const INTENT_STALE_SECONDS = 120;
+/** Throttled re-parks of one action before it is `Failed Throttled` (§8.2). */
+const MAX_THROTTLES = 5;
+
+export type Channel = "email" | "sms" | "webhook";
+
+/** A call the runner makes once the intent is written. */
+export interface External {
+  ctx: ActionContext;
+  call(): Promise<void>;
+}
+
+/** Why a subscriber is not sendable (§3.1): the held reason, else its SubscriptionStatus; undefined when sendable. */
+export function suppressedBy(s: Item): string | undefined {
+  if (typeof s["SuppressedBy"] === "string" && s["SuppressedBy"] !== "") return s["SuppressedBy"];
+  if (s["SubscriptionStatus"] !== "Subscribed") return String(s["SubscriptionStatus"] ?? "Unsubscribed");
+  return undefined;
+}
+
+/** The message tags every send carries, read back by the SES events adapter (§8.1, §8.3). */
+export const sendTags = (c: Cursor, actionId: number): Record<string, string> => ({
+  UserID: String(c.UserID),
+  JourneyID: String(c.JourneyID),
+  ActionID: String(actionId),
+  SubscriberID: String(c.SubscriberID),
+  EntryID: c.EntryID,
+});
+
+/** Records the intent and moves past the action; the runner writes it, then calls. */
+function intend(ctx: ActionContext, call: () => Promise<void>): void {
+  const { chain, action } = ctx;
+  const c = chain.c;
+  c.Intent = { ActionID: action.ActionID, Action: action.Action, At: chain.now };
+  c.Passed += 1;
+  c.ActionID = chain.loaded.tree.next(action.ActionID);
+  c.Started = false;
+  chain.external = { ctx, call };
+}
+
+/** A step's result record, once its call has answered (the cursor is already past the action). */
+function result(ctx: ActionContext, outcome: StepRecord["Outcome"], reason: string, detail: Record<string, unknown>): void {
+  const { chain, action } = ctx;
+  chain.c.Steps.push(record(chain.now, action.ActionID, action.Action, outcome, reason, detail));
+  stepDone(ctx, outcome, reason);
+}
+
+/**
+ * Records a channel's answer (§8.2): accepted is Done; a definite refusal releases
+ * the intent as Failed; throttling re-parks the cursor on the action with
+ * exponential back-off (60 s × 2^(n−1)), `Failed Throttled` after 5; no answer may
+ * have sent, so it is Unconfirmed and never retried.
+ */
+function settle(ctx: ActionContext, channel: Channel, answer: SendResult, done: Record<string, unknown>): void {
+  const { chain, action } = ctx;
+  const c = chain.c;
+  chain.now = Math.max(chain.now, productEpoch());
+  delete c.Intent;
+  const rejected = channel === "sms" ? "SmsRejected" : "SesRejected";
+  switch (answer.kind) {
+    case "accepted":
+      delete c.Throttles;
+      countBy({ Channel: channel }, "SendsAccepted", "Count", 1);
+      return result(ctx, "Done", "", { MessageId: answer.messageId, ...done });
+    case "refused":
+      delete c.Throttles;
+      countBy({ Channel: channel }, "SendsRefused", "Count", 1);
+      return result(ctx, "Failed", rejected, { Code: answer.code, ...(answer.message ? { Message: answer.message } : {}) });
+    case "noAnswer":
+      delete c.Throttles;
+      countBy({ Channel: channel }, "SendsUnconfirmed", "Count", 1);
+      return result(ctx, "Unconfirmed", "NoAnswer", { Error: answer.error });
+    case "throttled": {
+      countBy({ Channel: channel }, "SendsThrottled", "Count", 1);
+      const n = (c.Throttles ?? 0) + 1;
+      if (n > MAX_THROTTLES) {
+        delete c.Throttles;
+        return result(ctx, "Failed", "Throttled", { Code: answer.code, Attempts: n });
+      }
+      // Back on the action: nothing was sent, so the next try is a fresh step with a fresh intent.
+      c.ActionID = action.ActionID;
+      c.Passed -= 1;
+      c.Throttles = n;
+      c.DueAt = chain.now + 60 * 2 ** (n - 1);
+      chain.stop = true;
+      return result(ctx, "Deferred", "Throttled", { Code: answer.code, Attempt: n, Until: formatDateTime(new Date(c.DueAt * 1000)) });
+    }
+  }
+}
+
+/**
+ * After SES accepts, the runner records Sent itself, under the EventID the SES
+ * events adapter derives from SES's own Send event (§8.3), so it counts once
+ * whichever arrives first. A failed send here is left to SES's Send event.
+ */
+async function sendSent(c: Cursor, actionId: number, messageId: string, at: number): Promise<void> {
+  const url = loadConfig().EVENTS_QUEUE_URL;
+  if (!url) return;
+  const event = {
+    EventID: `ses:${messageId}:Send`,
+    Type: "Sent",
+    JourneyID: c.JourneyID,
+    ActionID: actionId,
+    SubscriberID: c.SubscriberID,
+    EmailAddress: c.EmailAddress,
+    OccurredAt: formatDateTime(new Date(at * 1000)),
+  };
+  try {
+    await sendMessage(url, JSON.stringify({ UserID: c.UserID, Events: [event] }));
+  } catch (err) {
+    logger().warn("Sent event left to SES's Send event", { entryId: c.EntryID, actionId, error: (err as Error).name });
+  }
+}
+
+/** SendEmail (§8.1–§8.2). */
+export async function sendEmailStep(ctx: ActionContext): Promise<void> {
+  const { chain, action } = ctx;
+  const c = chain.c;
+  const subscriber = sub(chain);
+  const decision = await prepareEmail({
+    userId: c.UserID,
+    params: action.ActionParameters,
+    subscriber,
+    tags: sendTags(c, action.ActionID),
+    unsubscribeUrl: () => unsubscribeUrl(c.UserID, c.SubscriberID, c.JourneyID, action.ActionID),
+  });
+  if (decision.kind !== "send") return passed(ctx, decision.kind === "skip" ? "Skipped" : "Failed", decision.reason, decision.detail);
+  const held = suppressedBy(subscriber);
+  if (held) {
+    countBy({ Channel: "email" }, "SendsSuppressed", "Count", 1);
+    return passed(ctx, "Skipped", "Suppressed", { SuppressedBy: held });
+  }
+  intend(ctx, async () => {
+    const answer = await sendEmail(decision.message);
+    if (answer.kind === "accepted") {
+      if (takeFault("after-send")) throw new InjectedFault("after-send");
+      await sendSent(c, action.ActionID, answer.messageId, productEpoch());
+    }
+    settle(ctx, "email", answer, { EmailID: decision.emailId });
+  });
+}
+
+/** The call after the intent write; the local fault `after-intent` kills the worker just before it. */
+export async function runExternal(external: External): Promise<void> {
+  if (takeFault("after-intent")) throw new InjectedFault("after-intent");
+  await external.call();
+}
+
+/**
+ * A recovered cursor holding an intent with no result (§8.2): its worker died
+ * around the call. Older than INTENT_STALE_SECONDS, it is recorded `Unconfirmed
+ * IntentWithoutResult` and the journey goes on without sending; younger, the
+ * worker may still be in the call, so the step waits (the seconds returned).
+ */
+export function recoverIntent(chain: Chain): number {
+  const c = chain.c;
+  const intent = c.Intent;
+  if (!intent) return 0;
+  const age = chain.now - intent.At;
+  if (age < INTENT_STALE_SECONDS) return INTENT_STALE_SECONDS - age;
+  c.Steps.push(record(chain.now, intent.ActionID, intent.Action, "Unconfirmed", "IntentWithoutResult", { IntentAt: formatDateTime(new Date(intent.At * 1000)) }));
+  delete c.Intent;
+  countBy({ Channel: intent.Action === "SendSMS" ? "sms" : intent.Action === "Webhook" ? "webhook" : "email" }, "SendsUnconfirmed", "Count", 1);
+  logger().warn("intent without result", { entryId: c.EntryID, actionId: intent.ActionID, action: intent.Action });
+  return 0;
+}
