@@ -145,7 +145,13 @@ export async function prepareEmail(input: EmailInput): Promise<Decision> {
 let ses: SESv2Client | undefined;
 /** One attempt a call (SDK retries would resend) with a 10 s request timeout (§8.2). */
 function sesClient(): SESv2Client {
-  ses ??= new SESv2Client({ maxAttempts: 1, requestHandler: { requestTimeout: 10_000, connectionTimeout: 5_000 } });
+  // SES_ENDPOINT exists for the fault tests only (an SES double that throttles, refuses or hangs); unset on AWS.
+  const endpoint = process.env["SES_ENDPOINT"];
+  ses ??= new SESv2Client({
+    maxAttempts: 1,
+    requestHandler: { requestTimeout: 10_000, connectionTimeout: 5_000 },
+    ...(endpoint ? { endpoint, credentials: { accessKeyId: "local", secretAccessKey: "local" } } : {}),
+  });
   return ses;
 }
 
