@@ -41,10 +41,10 @@ interface Receiver {
   close: () => Promise<void>;
 }
 
-async function receiver(tls?: { key: string; cert: string }): Promise<Receiver> {
+async function receiver(tls?: { key: string; cert: string }, bind = "127.0.0.1"): Promise<Receiver> {
   const r: Receiver = {
     port: 0,
-    url: (path = "/hook") => `${tls ? "https" : "http"}://127.0.0.1:${r.port}${path}`,
+    url: (path = "/hook") => `${tls ? "https" : "http"}://${bind.includes(":") ? `[${bind}]` : bind}:${r.port}${path}`,
     requests: [],
     connections: [],
     sni: [],
@@ -91,7 +91,7 @@ async function receiver(tls?: { key: string; cert: string }): Promise<Receiver> 
     });
   }
   server.on("connection", () => r.connections.push({ at: performance.now() }));
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+  await new Promise<void>((resolve) => server.listen(0, bind, () => resolve()));
   r.port = (server.address() as AddressInfo).port;
   return r;
 }
@@ -117,8 +117,13 @@ afterEach(() => {
 const allowLoopback = () => (process.env["WEBHOOK_ALLOW_LOOPBACK"] = "1");
 const overrideDns = (map: Record<string, string>) => (process.env["WEBHOOK_DNS_OVERRIDES"] = JSON.stringify(map));
 
-/** Short deadlines for the tests that only count attempts; one test below keeps §8.6's real ones. */
-const FAST = { attemptTimeoutMs: 300, backoffMs: [50, 50] };
+/**
+ * Short backoffs for the tests that only count attempts (one test below keeps
+ * §8.6's real deadlines). The deadline stays generous where the receiver does
+ * answer, so a loaded machine cannot turn an answer into a Timeout and a retry.
+ */
+const FAST = { attemptTimeoutMs: 3000, backoffMs: [50, 50] };
+const SHORT = { attemptTimeoutMs: 300, backoffMs: [50, 50] };
 
 const subscriber = {
   PK: "U#12#SUB#456",
@@ -231,7 +236,7 @@ describe("Webhook over http to a loopback receiver (WEBHOOK_ALLOW_LOOPBACK=1)", 
     rx.handle = () => {
       /* never answers */
     };
-    const result = await postWebhook(rx.url(), body, deliveryId, FAST);
+    const result = await postWebhook(rx.url(), body, deliveryId, SHORT);
     expect(result).toMatchObject({ outcome: "Failed", reason: "Timeout", detail: { Attempts: 3, Address: "127.0.0.1" } });
     expect(rx.connections).toHaveLength(3);
     // 3 × 300 ms plus two jittered 50 ms waits.
@@ -249,9 +254,10 @@ describe("Webhook over http to a loopback receiver (WEBHOOK_ALLOW_LOOPBACK=1)", 
       const [c1, c2, c3] = rx.connections.map((c) => c.at) as [number, number, number];
       expect(rx.connections).toHaveLength(3);
       // Connection to connection: the 5 s deadline plus the jittered wait.
-      expect(c2 - c1).toBeGreaterThanOrEqual(5000 + 800 - 20);
+      // (The server's clock starts a little after the client's deadline does: some slack below.)
+      expect(c2 - c1).toBeGreaterThanOrEqual(5000 + 800 - 100);
       expect(c2 - c1).toBeLessThan(5000 + 1200 + 1000);
-      expect(c3 - c2).toBeGreaterThanOrEqual(5000 + 2400 - 20);
+      expect(c3 - c2).toBeGreaterThanOrEqual(5000 + 2400 - 100);
       expect(c3 - c2).toBeLessThan(5000 + 3600 + 1000);
       expect(result.detail.Ms).toBeGreaterThanOrEqual(15_000 + 3200 - 50);
     },
@@ -263,9 +269,9 @@ describe("Webhook over http to a loopback receiver (WEBHOOK_ALLOW_LOOPBACK=1)", 
       res.writeHead(200, { "Content-Type": "text/plain" });
       res.write("partial");
     };
-    const result = await postWebhook(rx.url(), body, deliveryId, FAST);
+    const result = await postWebhook(rx.url(), body, deliveryId, { attemptTimeoutMs: 1000 });
     expect(result).toMatchObject({ outcome: "Done", detail: { Status: 200, Attempts: 1 } });
-    expect(result.detail.Ms).toBeGreaterThanOrEqual(280);
+    expect(result.detail.Ms).toBeGreaterThanOrEqual(980);
   });
 
   it("reads at most 64 KB of an answer, then drops the connection without waiting for the rest", async () => {
@@ -284,10 +290,10 @@ describe("Webhook over http to a loopback receiver (WEBHOOK_ALLOW_LOOPBACK=1)", 
       res.on("error", () => (dropped = true));
       pump();
     };
-    const result = await postWebhook(rx.url(), body, deliveryId, { attemptTimeoutMs: 4000 });
+    const result = await postWebhook(rx.url(), body, deliveryId, { attemptTimeoutMs: 8000 });
     expect(result).toMatchObject({ outcome: "Done", detail: { Status: 200, Attempts: 1 } });
-    // Stopped by the 64 KB cap, well before the 4 s deadline, and the receiver saw the connection go.
-    expect(result.detail.Ms).toBeLessThan(3000);
+    // Stopped by the 64 KB cap, well before the 8 s deadline, and the receiver saw the connection go.
+    expect(result.detail.Ms).toBeLessThan(6000);
     await expect.poll(() => dropped, { timeout: 5000 }).toBe(true);
     expect(written).toBeLessThan(CAP);
   });
@@ -366,6 +372,36 @@ describe("SSRF refusals open no connection", () => {
       expect(rx.connections).toHaveLength(0);
     });
   }
+});
+
+/** A machine without IPv6 loopback (some CI containers) cannot run the ::1 test. */
+async function ipv6Loopback(): Promise<boolean> {
+  const probe = http.createServer();
+  return new Promise((resolve) => {
+    probe.once("error", () => resolve(false));
+    probe.listen(0, "::1", () => probe.close(() => resolve(true)));
+  });
+}
+
+describe("Webhook to ::1", async () => {
+  const available = await ipv6Loopback();
+  it.skipIf(!available)("a literal ::1 and a name overridden to ::1 are connected over IPv6, Host the URL's", async () => {
+    const rx = await receiver(undefined, "::1");
+    try {
+      allowLoopback();
+      overrideDns({ "six.test": "::1" });
+      const literal = await postWebhook(rx.url(), body, deliveryId, FAST);
+      expect(literal).toMatchObject({ outcome: "Done", detail: { Status: 200, Address: "::1" } });
+      const named = await postWebhook(`http://six.test:${rx.port}/hook`, body, deliveryId, FAST);
+      expect(named).toMatchObject({ outcome: "Done", detail: { Status: 200, Address: "::1" } });
+      expect(rx.requests.map((r) => [r.headers.host, r.remoteAddress])).toEqual([
+        [`[::1]:${rx.port}`, "::1"],
+        [`six.test:${rx.port}`, "::1"],
+      ]);
+    } finally {
+      await rx.close();
+    }
+  });
 });
 
 const generators = hasOpenssl() ? (["openssl", "crypto"] as const) : (["crypto"] as const);
