@@ -35,7 +35,9 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-export function lambdaContext(name: string): Context {
+/** `timeoutMs`: the deployed function's timeout, so middy's early timeout fires when Lambda's would. */
+export function lambdaContext(name: string, timeoutMs = 29_000): Context {
+  const started = Date.now();
   return {
     callbackWaitsForEmptyEventLoop: false,
     functionName: name,
@@ -45,7 +47,7 @@ export function lambdaContext(name: string): Context {
     awsRequestId: randomUUID(),
     logGroupName: `/aws/lambda/${name}`,
     logStreamName: "local",
-    getRemainingTimeInMillis: () => 29_000,
+    getRemainingTimeInMillis: () => Math.max(0, started + timeoutMs - Date.now()),
     done: () => undefined,
     fail: () => undefined,
     succeed: () => undefined,

@@ -33,6 +33,8 @@ export interface PollerOptions {
   region: string;
   /** Long-poll wait; Lambda's pollers use 20 s. */
   waitTimeSeconds?: number;
+  /** The deployed function's timeout (default 60 s, the runner's and the workers'). */
+  timeoutMs?: number;
 }
 
 export interface Poller {
@@ -128,7 +130,7 @@ export function startPoller(opts: PollerOptions): Poller {
     let response: SQSBatchResponse | void;
     try {
       handler ??= import(opts.handlerModule).then((m: { handler: SqsHandler }) => m.handler);
-      response = await (await handler)({ Records: records }, lambdaContext(opts.name));
+      response = await (await handler)({ Records: records }, lambdaContext(opts.name, opts.timeoutMs ?? 60_000));
     } catch (err) {
       // As on Lambda: a thrown error fails every record of the batch.
       log("error", "local poller: handler failed, whole batch left for redelivery", { function: opts.name, error: errorOf(err) });

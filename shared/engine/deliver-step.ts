@@ -7,6 +7,7 @@ import { productEpoch } from "../clock.js";
 import { prepareEmail, sendEmail } from "../delivery/email.js";
 import type { SendResult } from "../delivery/model.js";
 import { unsubscribeUrl } from "../delivery/unsubscribe-token.js";
+import { postWebhook, webhookBody, webhookDeliveryId } from "../delivery/webhook.js";
 import { record } from "./cursor.js";
 import { InjectedFault, takeFault } from "./faults.js";
 import type { Cursor, StepRecord } from "./model.js";
@@ -161,6 +162,37 @@ export async function sendEmailStep(ctx: ActionContext): Promise<void> {
       await sendSent(c, action.ActionID, answer.messageId, productEpoch());
     }
     settle(ctx, "email", answer, { EmailID: decision.emailId });
+  });
+}
+
+/**
+ * Webhook (§8.6): the intent is written before the first attempt; the client's own
+ * retries (a timeout, a reset, 429, 5xx) are the only way a receiver sees one
+ * DeliveryID twice. The journey goes on either way.
+ */
+export async function webhookStep(ctx: ActionContext): Promise<void> {
+  const { chain, action } = ctx;
+  const c = chain.c;
+  const url = String(action.ActionParameters["WebhookURL"] ?? "").trim();
+  if (!url) return passed(ctx, "Skipped", "NotConfigured");
+  const subscriber = sub(chain);
+  intend(ctx, async () => {
+    const body = webhookBody({
+      userId: c.UserID,
+      journeyId: c.JourneyID,
+      journeyName: chain.loaded.journey.JourneyName,
+      actionId: action.ActionID,
+      entryId: c.EntryID,
+      subscriber,
+      occurredAt: new Date(productEpoch() * 1000),
+    });
+    const answer = await postWebhook(url, body, webhookDeliveryId(c.EntryID, action.ActionID));
+    chain.now = Math.max(chain.now, productEpoch());
+    if (answer.reason === "SsrfRefused" || answer.reason === "SchemeRefused") countBy({ Reason: answer.reason }, "WebhookRefused", "Count", 1);
+    else if (answer.detail.Status !== undefined) countBy({ StatusClass: `${Math.floor(answer.detail.Status / 100)}xx` }, "WebhookCalls", "Count", 1);
+    else countBy({ StatusClass: answer.reason }, "WebhookCalls", "Count", 1);
+    delete c.Intent;
+    result(ctx, answer.outcome, answer.outcome === "Done" ? "" : answer.reason, { ...answer.detail });
   });
 }
 

@@ -15,7 +15,7 @@ import { decide } from "./criteria.js";
 import { endOthers } from "./fanout.js";
 import { admitInChain } from "./enrol.js";
 import { getConsistent, updateItem, versionIs } from "./store.js";
-import { sendEmailStep } from "./deliver-step.js";
+import { sendEmailStep, webhookStep } from "./deliver-step.js";
 
 /**
  * The actions without delivery (ENGINE §7). Each one records its step and leaves
@@ -113,8 +113,9 @@ export async function runAction(ctx: ActionContext): Promise<void> {
     }
     case "SendEmail":
       return sendEmailStep(ctx);
-    case "SendSMS":
     case "Webhook":
+      return webhookStep(ctx);
+    case "SendSMS":
       // Delivery comes with the engine's second part; until then the journey goes on.
       return passed(ctx, "Skipped", "NotConfigured");
     case "UpdateCustomFieldValue": {
