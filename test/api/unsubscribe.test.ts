@@ -52,7 +52,7 @@ async function unsubscribeCounts(): Promise<[number, number]> {
   const got = (await ok(() => user.get("/api/v1/journey", { JourneyID: journey }))).body;
   const byAction = (await ok(() => user.get("/api/v1/journey.stats.byaction", { JourneyID: journey }))).body;
   const row = (byAction["Actions"] as Json[]).find((a) => Number(a["ActionID"]) === action);
-  return [Number(got["JourneyStats"]["AggregatedEmailActions"]["UnsubscribeCount"]), Number(row?.["Stats"]["UnsubscribeCount"])];
+  return [Number((got as Json)["JourneyStats"]["AggregatedEmailActions"]["UnsubscribeCount"]), Number(row?.["Stats"]["UnsubscribeCount"])];
 }
 
 /** Waits until the events queue holds nothing (twice in a row), so an event sent before has been ingested. */

@@ -28,7 +28,7 @@ describe("the unsubscribe page", () => {
     const user = await createUser();
     const list = Number((await ok(() => user.post("/api/v1/list", { SubscriberListName: "Browser list" }))).body["ListID"]);
     const sub = Number((await ok(() => user.post("/api/v1/subscriber", { ListID: list, EmailAddress: `b-${randomUUID().slice(0, 8)}@example.com` }))).body["SubscriberID"]);
-    const status = async () => (await ok(() => user.get("/api/v1/subscriber", { ListID: list, SubscriberID: sub }))).body["SubscriberInformation"]["SubscriptionStatus"];
+    const status = async () => ((await ok(() => user.get("/api/v1/subscriber", { ListID: list, SubscriberID: sub }))).body as Record<string, any>)["SubscriberInformation"]["SubscriptionStatus"];
     // No journey of this user: the link's event is rejected, which changes nothing the page shows.
     const url = await unsubscribeUrl(user.userId, sub, 1, 1);
 
