@@ -403,7 +403,9 @@ export class JourneyApiStack extends Stack {
       reason:
         "By design every command authenticates itself (APIKey or session, in the query, body or header, as the " +
         "legacy /api.php contract requires) and answers the contract's own error codes; a Gateway authorizer " +
-        "could not read body credentials and would answer with its own 401/403.",
+        "could not read body credentials and would answer with its own 401/403. The public one-click unsubscribe " +
+        "routes (ENGINE §8.4) take no credential by design: a mail client posts them unattended (RFC 8058), and " +
+        "their signed token, verified by the function, is what authorises the one change they make.",
     });
     for (const r of LEGACY_ROUTES) {
       this.httpApi.addRoutes({ path: r.path, methods: [apigw.HttpMethod[r.method]], integration: legacyIntegration });
