@@ -18,6 +18,7 @@ import { commands, commandsOf } from "../shared/registry.js";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
+import { PUBLIC_ROUTES } from "../shared/public-routes.js";
 import { WEB_ROUTES } from "../shared/web.js";
 import { ApiFunction } from "./constructs/api-function.js";
 import { buildWebAssets } from "./web-assets.js";
@@ -176,6 +177,26 @@ export interface JourneyApiStackProps extends StackProps {
   engineMaxConcurrency?: number;
 }
 
+/**
+ * Where unsubscribe links point (PUBLIC_BASE_URL): the context value `publicBaseUrl`
+ * (`cdk deploy -c publicBaseUrl=https://mail.example.com`, e.g. a custom domain of the
+ * API), else undefined and the API's own URL is used.
+ */
+export function publicBaseUrl(scope: Construct): string | undefined {
+  const raw: unknown = scope.node.tryGetContext("publicBaseUrl");
+  if (raw === undefined || raw === "") return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(String(raw));
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== "https:" && url.protocol !== "http:") || url.search || url.hash) {
+    throw new Error(`publicBaseUrl must be an http(s) URL without query or fragment, got "${String(raw)}"`);
+  }
+  return String(raw).replace(/\/+$/, "");
+}
+
 /** The runner's MaximumConcurrency from the props, the context or the environment (see JourneyApiStackProps). */
 export function engineMaxConcurrency(scope: Construct, props: JourneyApiStackProps): number {
   const raw = props.engineMaxConcurrency ?? scope.node.tryGetContext("engineMaxConcurrency") ?? process.env["ENGINE_MAX_CONCURRENCY"];
@@ -215,6 +236,9 @@ export class JourneyApiStack extends Stack {
   readonly exportWorker: ApiFunction;
   readonly exportDlqConsumer: ApiFunction;
   readonly webFunction: ApiFunction;
+  /** One-click unsubscribe (ENGINE §8.4): the public function and its links' signing keys. */
+  readonly unsubscribeFunction: ApiFunction;
+  readonly unsubscribeKeys: secretsmanager.Secret;
   readonly stepsQueue: sqs.Queue;
   readonly stepsDlq: sqs.Queue;
   readonly runner: ApiFunction;
@@ -379,7 +403,9 @@ export class JourneyApiStack extends Stack {
       reason:
         "By design every command authenticates itself (APIKey or session, in the query, body or header, as the " +
         "legacy /api.php contract requires) and answers the contract's own error codes; a Gateway authorizer " +
-        "could not read body credentials and would answer with its own 401/403.",
+        "could not read body credentials and would answer with its own 401/403. The public one-click unsubscribe " +
+        "routes (ENGINE §8.4) take no credential by design: a mail client posts them unattended (RFC 8058), and " +
+        "their signed token, verified by the function, is what authorises the one change they make.",
     });
     for (const r of LEGACY_ROUTES) {
       this.httpApi.addRoutes({ path: r.path, methods: [apigw.HttpMethod[r.method]], integration: legacyIntegration });
@@ -405,6 +431,40 @@ export class JourneyApiStack extends Stack {
     const webIntegration = new HttpLambdaIntegration("WebIntegration", this.webFunction.fn);
     for (const r of WEB_ROUTES) {
       this.httpApi.addRoutes({ path: r.path, methods: [apigw.HttpMethod.GET], integration: webIntegration });
+    }
+
+    // ---- One-click unsubscribe (ENGINE §8.4, §10) ----
+    // The signing keys: {"<kid>": "<key>"}, the highest kid signs, every kid verifies
+    // (shared/delivery/unsubscribe-token.ts). Generated with kid 1; rotation adds a kid.
+    this.unsubscribeKeys = new secretsmanager.Secret(this, "UnsubscribeKeys", {
+      description: 'Signing keys of one-click unsubscribe links: {"<kid>": "<key>"}; the highest kid signs, all verify',
+      generateSecretString: { secretStringTemplate: "{}", generateStringKey: "1", passwordLength: 64, excludePunctuation: true },
+    });
+    Validations.of(this.unsubscribeKeys).acknowledge({
+      id: "AwsSolutions-SMG4",
+      reason:
+        "Rotation adds a key under a new kid and keeps the old ones, so that links already in inboxes stay valid; " +
+        "Secrets Manager's hosted rotation would replace the value and break them. The operator step is documented in docs/operations.md.",
+    });
+    const linkEnvironment = {
+      UNSUBSCRIBE_KEYS_SECRET_ARN: this.unsubscribeKeys.secretArn,
+      PUBLIC_BASE_URL: publicBaseUrl(this) ?? this.httpApi.apiEndpoint,
+    };
+    // Its own small bundle: the token, the subscriber write and an SQS send. It does not
+    // sign links, so it gets the secret but not PUBLIC_BASE_URL.
+    this.unsubscribeFunction = new ApiFunction(this, "UnsubscribeFunction", {
+      target: "unsubscribe",
+      environment: { ...environment, ...engineEnvironment, ...eventsEnvironment, UNSUBSCRIBE_KEYS_SECRET_ARN: this.unsubscribeKeys.secretArn },
+    });
+    // The subscriber's read-decide-write (BatchGetItem, TransactWriteItems) and its outbox
+    // delivery; the ListUnsubscription signal to the steps queue, Unsubscribed to the events queue.
+    this.grantTable(this.unsubscribeFunction, TABLE_ACTIONS);
+    this.stepsQueue.grantSendMessages(this.unsubscribeFunction.fn);
+    this.eventsQueue.grantSendMessages(this.unsubscribeFunction.fn);
+    this.unsubscribeKeys.grantRead(this.unsubscribeFunction.fn);
+    const unsubscribeIntegration = new HttpLambdaIntegration("UnsubscribeIntegration", this.unsubscribeFunction.fn);
+    for (const r of PUBLIC_ROUTES) {
+      this.httpApi.addRoutes({ path: r.path, methods: [apigw.HttpMethod[r.method]], integration: unsubscribeIntegration });
     }
 
     this.eventsWorker = new ApiFunction(this, "EventsWorkerFunction", {
@@ -455,8 +515,10 @@ export class JourneyApiStack extends Stack {
     this.runner = new ApiFunction(this, "EngineFunction", {
       target: "engine",
       timeout: RUNNER_TIMEOUT,
-      environment: { ...environment, ...engineEnvironment, ...eventsEnvironment },
+      // It signs the unsubscribe links of the emails it sends (ENGINE §8.1, §8.4).
+      environment: { ...environment, ...engineEnvironment, ...eventsEnvironment, ...linkEnvironment },
     });
+    this.unsubscribeKeys.grantRead(this.runner.fn);
     this.grantTable(this.runner, TABLE_ACTIONS);
     // Its jobs find a journey's cursors through JourneyIndex; DueIndex as §10 lists it
     // ("the table and its indexes"). Query only, each on its exact ARN.
@@ -527,6 +589,8 @@ export class JourneyApiStack extends Stack {
     new CfnOutput(this, "ApiUrl", { value: this.httpApi.apiEndpoint });
     // The ARN, not the value: the key is read with `aws secretsmanager get-secret-value`.
     new CfnOutput(this, "AdminApiKeySecretArn", { value: this.adminKey.secretArn });
+    // Rotating the link keys adds a kid to this secret (docs/operations.md).
+    new CfnOutput(this, "UnsubscribeKeysSecretArn", { value: this.unsubscribeKeys.secretArn });
     new CfnOutput(this, "EventsQueueUrl", { value: this.eventsQueue.queueUrl });
     new CfnOutput(this, "ExportsBucketName", { value: this.exportsBucket.bucketName });
     // For an operator inspecting or redriving what the DLQ consumer could not handle (docs/operations.md).
@@ -600,6 +664,7 @@ export class JourneyApiStack extends Stack {
       ["engine", this.runner],
       ["steps-dlq", this.stepsDlqConsumer],
       ["sweeper", this.sweeper],
+      ["unsubscribe", this.unsubscribeFunction],
     ] as const;
     for (const [target, f] of [...this.functions, ...workers]) {
       made.push(new cloudwatch.Alarm(this, `${pascal(target)}ErrorsAlarm`, {
@@ -721,6 +786,7 @@ export class JourneyApiStack extends Stack {
       this.runner,
       this.stepsDlqConsumer,
       this.sweeper,
+      this.unsubscribeFunction,
     ];
     const byCommand = (metric: string) =>
       new cloudwatch.MathExpression({

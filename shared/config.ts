@@ -54,6 +54,15 @@ const schema = z.object({
   SESSION_TTL_SECONDS: envInt(86400, 1),
   /** How long a verified credential may be reused from memory, in ms. 0 disables the cache. */
   CREDENTIAL_CACHE_MS: envInt(5000, 0),
+  /**
+   * One-click unsubscribe (ENGINE §8.4, shared/delivery/unsubscribe-token.ts): where
+   * links point (the API's own URL unless a stack sets another), and where the signing
+   * keys live: a Secrets Manager secret on AWS, a file under DATA_DIR for `npm start`.
+   * (The local stack without a data directory passes the keys inline, UNSUBSCRIBE_KEYS.)
+   */
+  PUBLIC_BASE_URL: optionalUrl,
+  UNSUBSCRIBE_KEYS_SECRET_ARN: z.optional(z.string().check(z.minLength(1))),
+  UNSUBSCRIBE_KEYS_FILE: z.optional(z.string().check(z.minLength(1))),
   /** "text": one short readable line per request (`npm start`); JSON otherwise, as on Lambda. */
   LOG_FORMAT: z.optional(z.enum(["json", "text"])),
 });

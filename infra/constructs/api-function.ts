@@ -8,6 +8,7 @@ import * as logs from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
 import type { Group } from "../../shared/command.js";
 import type { Config } from "../../shared/config.js";
+import type { PublicTarget } from "../../shared/public-routes.js";
 import { entryOf } from "../../shared/registry.js";
 import { METRICS_NAMESPACE, SERVICE } from "../../shared/observability.js";
 import { WEB_ASSETS_SUBDIR } from "../../shared/web.js";
@@ -39,6 +40,8 @@ export type FunctionEnvironment = Pick<
       | "STEPS_QUEUE_URL"
       | "DUE_SHARDS"
       | "LONG_WAIT_THRESHOLD_SECONDS"
+      | "UNSUBSCRIBE_KEYS_SECRET_ARN"
+      | "PUBLIC_BASE_URL"
     >
   >;
 
@@ -50,8 +53,8 @@ export type WorkerTarget = (typeof WORKER_TARGETS)[number];
 export type WebTarget = "web";
 
 /** Same layout as the registry's `entryOf`, which knows only groups and the dispatcher. */
-const entryFor = (target: Group | "legacy" | WorkerTarget | WebTarget): string =>
-  target === "web" || (WORKER_TARGETS as readonly string[]).includes(target)
+const entryFor = (target: Group | "legacy" | WorkerTarget | WebTarget | PublicTarget): string =>
+  target === "web" || target === "unsubscribe" || (WORKER_TARGETS as readonly string[]).includes(target)
     ? `functions/${target}/index.ts`
     : entryOf(target as Group | "legacy");
 
@@ -87,8 +90,8 @@ export const BUNDLING = {
 };
 
 export interface ApiFunctionProps {
-  /** Which entry point to bundle: a registry group, the /api.php dispatcher, a queue worker or the web pages. */
-  target: Group | "legacy" | WorkerTarget | WebTarget;
+  /** Which entry point to bundle: a registry group, the /api.php dispatcher, a queue worker, the web pages or a public route's function. */
+  target: Group | "legacy" | WorkerTarget | WebTarget | PublicTarget;
   /** The web function reads no configuration, so it alone passes `{}`. */
   environment: FunctionEnvironment | Record<string, never>;
   /** A directory copied beside the bundled handler as `web/` (the web function's files). */

@@ -4,6 +4,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { randomUUID } from "node:crypto";
 import type { Group } from "../../shared/command.js";
 import { LAMBDA_RESPONSE_LIMIT_BYTES, lambdaPayloadBytes } from "../../shared/http/payload-limit.js";
+import { matchPublicRoute, type PublicTarget } from "../../shared/public-routes.js";
 import { commands, entryOf } from "../../shared/registry.js";
 import { isWebPath } from "../../shared/web.js";
 
@@ -19,10 +20,10 @@ const routes = new Map<string, Group>();
 for (const c of commands) if (c.route) routes.set(`${c.route.method} ${c.route.path}`, c.group);
 
 const handlers = new Map<string, Promise<Handler>>();
-function handlerFor(target: Group | "legacy" | "web", root: string): Promise<Handler> {
+function handlerFor(target: Group | "legacy" | "web" | PublicTarget, root: string): Promise<Handler> {
   let h = handlers.get(target);
   if (!h) {
-    const entry = target === "web" ? "functions/web/index.ts" : entryOf(target);
+    const entry = target === "web" || target === "unsubscribe" ? `functions/${target}/index.ts` : entryOf(target);
     h = import(new URL(entry, root).href).then((m: { handler: Handler }) => m.handler);
     handlers.set(target, h);
   }
@@ -63,6 +64,8 @@ export function buildEvent(r: {
   body?: Buffer;
   routeKey: string;
   sourceIp?: string;
+  /** A public route's `{name}` values (shared/public-routes.ts), as API Gateway passes them. */
+  pathParameters?: Record<string, string>;
 }): APIGatewayProxyEventV2 {
   const headers = r.headers ?? {};
   const body = r.body ?? Buffer.alloc(0);
@@ -92,6 +95,7 @@ export function buildEvent(r: {
     },
     body: body.length ? body.toString("base64") : undefined,
     isBase64Encoded: body.length > 0,
+    ...(r.pathParameters ? { pathParameters: r.pathParameters } : {}),
   };
 }
 
@@ -107,7 +111,9 @@ async function handle(req: IncomingMessage, res: ServerResponse, root: string, l
   const group = routes.get(routeKey);
   // The pages and their assets (shared/web.ts): GET routes, as in the CDK stack.
   const web = !group && method === "GET" && isWebPath(url.pathname);
-  const target: Group | "legacy" | "web" = group ?? (web ? "web" : "legacy");
+  // Public routes with path parameters (shared/public-routes.ts); their routeKey is the pattern, as API Gateway sends it.
+  const pub = group || web ? undefined : matchPublicRoute(method, url.pathname);
+  const target: Group | "legacy" | "web" | PublicTarget = group ?? (web ? "web" : (pub?.target ?? "legacy"));
   const body = await readBody(req);
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(",") : v;
@@ -117,8 +123,9 @@ async function handle(req: IncomingMessage, res: ServerResponse, root: string, l
     rawQuery: url.search.slice(1),
     headers,
     body,
-    routeKey: group || legacy || web ? routeKey : "$default",
+    routeKey: pub ? pub.routeKey : group || legacy || web ? routeKey : "$default",
     sourceIp: req.socket.remoteAddress ?? "",
+    ...(pub ? { pathParameters: pub.pathParameters } : {}),
   });
   const handler = await handlerFor(target, root);
   const reply = toHttp(await handler(event, lambdaContext(`journey-api-${target}`)));

@@ -21,6 +21,9 @@ const stack = await startLocalStack({
   sessionTtlSeconds: process.env["SESSION_TTL_SECONDS"] ? Number(process.env["SESSION_TTL_SECONDS"]) : undefined,
   // The product clock (`/_local/clock`) survives a restart, as the data does, and only moves forward.
   clockFile: resolve(dataRoot, "clock.json"),
+  // Unsubscribe links keep working after a restart: their signing keys live beside the data.
+  unsubscribeKeysFile: resolve(dataRoot, "unsubscribe-keys.json"),
+  publicBaseUrl: process.env["PUBLIC_BASE_URL"] ?? `http://localhost:${port}`,
 });
 
 const shownUrl = stack.url.replace("127.0.0.1", "localhost");

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { startFauxqs } from "fauxqs";
+import { newSigningKeysJson } from "../../shared/delivery/unsubscribe-token.js";
 import { buildWebAssets } from "../web-assets.js";
 import { ensureTable, startDynamo } from "./dynamodb.js";
 import { startGateway } from "./gateway.js";
@@ -29,6 +30,13 @@ export interface LocalStackOptions {
   webDir?: string;
   /** Where the product clock's offset is kept across restarts (ENGINE §9); none keeps it in memory. */
   clockFile?: string;
+  /**
+   * Where the unsubscribe links' signing keys are kept across restarts (created on first
+   * use); none generates a key set in memory and hands it to the handlers inline.
+   */
+  unsubscribeKeysFile?: string;
+  /** Where unsubscribe links point (PUBLIC_BASE_URL); default: this gateway's own URL. */
+  publicBaseUrl?: string;
 }
 
 export interface LocalStack {
@@ -96,6 +104,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     });
 
     const adminKey = opts.adminKey ?? randomBytes(24).toString("base64url");
+    // The port is fixed before the environment is built: links signed by any handler name this gateway.
+    const port = opts.port || (await freePort());
     const tableName = opts.tableName ?? "journey-api";
     const env: Record<string, string> = {
       TABLE_NAME: tableName,
@@ -128,7 +138,13 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       SENDER_DOMAINS: process.env["SENDER_DOMAINS"] ?? "{}",
       // Built on every start so the pages always match the sources (esbuild takes well under a second).
       WEB_ASSETS_DIR: buildWebAssets(opts.webDir ?? fileURLToPath(new URL("../../.build/web", import.meta.url))),
+      // One-click unsubscribe (ENGINE §8.4): links name this gateway; keys from a file
+      // under DATA_DIR (npm start), else inline, so the test processes verify each other's links.
+      PUBLIC_BASE_URL: opts.publicBaseUrl ?? `http://127.0.0.1:${port}`,
+      ...(opts.unsubscribeKeysFile ? { UNSUBSCRIBE_KEYS_FILE: opts.unsubscribeKeysFile } : { UNSUBSCRIBE_KEYS: newSigningKeysJson() }),
     };
+    // A key set left in the environment by an earlier stack of this process must not shadow the file.
+    if (opts.unsubscribeKeysFile) delete process.env["UNSUBSCRIBE_KEYS"];
     // The handlers read their configuration from the environment, as on Lambda.
     Object.assign(process.env, env);
     await ensureTable(dynamo.endpoint, tableName);
@@ -143,7 +159,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
             ...(opts.clockFile ? { clockFile: opts.clockFile } : {}),
           })
         : undefined;
-    const gateway = await startGateway(opts.port, new URL("../../", import.meta.url).href, local);
+    const gateway = await startGateway(port, new URL("../../", import.meta.url).href, local);
     stops.unshift(() => new Promise<void>((r) => gateway.server.close(() => r())));
     gateway.server.closeIdleConnections?.();
 

@@ -5,6 +5,7 @@ import { GROUPS, type Group } from "../../shared/command.js";
 import { commands, commandsOf } from "../../shared/registry.js";
 import { RUNTIME_ENVIRONMENT, type ApiFunction } from "../../infra/constructs/api-function.js";
 import { API_THROTTLE, EVENTS_WORKER_TIMEOUT, EXPORT_WORKER_TIMEOUT, JourneyApiStack, RUNNER_TIMEOUT, SWEEPER_TIMEOUT } from "../../infra/stack.js";
+import { PUBLIC_ROUTES } from "../../shared/public-routes.js";
 import { WEB_ROUTES } from "../../shared/web.js";
 
 /**
@@ -47,8 +48,8 @@ const workerFnId = (): string => fnOf(stack.eventsWorker);
 const workerRoleId = (): string => roleOf(stack.eventsWorker);
 /** The queue consumers and the sweeper: no route, each with an entry point of its own. */
 const workers = (): ApiFunction[] => [stack.eventsWorker, stack.exportWorker, stack.exportDlqConsumer, stack.runner, stack.stepsDlqConsumer, stack.sweeper];
-/** Every Lambda the stack is meant to build, by logical ID: the routed ones, the workers and the web pages. */
-const allFnIds = (): string[] => [...targets.map(fnId), ...workers().map(fnOf), fnOf(stack.webFunction)];
+/** Every Lambda the stack is meant to build, by logical ID: the routed ones, the workers, the web pages and the unsubscribe link's. */
+const allFnIds = (): string[] => [...targets.map(fnId), ...workers().map(fnOf), fnOf(stack.webFunction), fnOf(stack.unsubscribeFunction)];
 const queueArnOf = (q: { node: { defaultChild?: unknown } }) => ({ "Fn::GetAtt": [logicalId(q.node.defaultChild), "Arn"] });
 const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
 const ofType = (type: string): [string, Resource][] => Object.entries(resources).filter(([, r]) => r.Type === type);
@@ -165,6 +166,7 @@ describe("HTTP API routes", () => {
       "POST /api.php",
       "$default",
       ...WEB_ROUTES.map((r) => `GET ${r.path}`),
+      ...PUBLIC_ROUTES.map((r) => `${r.method} ${r.path}`),
     ].sort();
     expect(declared).toEqual(expected);
   });
@@ -183,12 +185,12 @@ describe("HTTP API routes", () => {
 });
 
 describe("Lambda functions", () => {
-  it("builds exactly one function per routed group plus the dispatcher, the six workers and the web function", () => {
+  it("builds exactly one function per routed group plus the dispatcher, the six workers, the web function and the unsubscribe function", () => {
     expect([...stack.functions.keys()].sort()).toEqual([...targets].sort());
     // The events worker, the export worker, the exports DLQ consumer, the runner and the
     // steps DLQ consumer serve queues rather than routes; the sweeper runs on a schedule.
     const ids = allFnIds();
-    expect(new Set(ids).size).toBe(targets.length + 7);
+    expect(new Set(ids).size).toBe(targets.length + 8);
     expect(ofType("AWS::Lambda::Function").map(([id]) => id).sort()).toEqual([...ids].sort());
   });
 
@@ -433,16 +435,19 @@ describe("least privilege", () => {
       const reads = statementsOf(roleId(t)).filter((s) => asArray(s.Action).includes("secretsmanager:GetSecretValue"));
       for (const s of reads) expect(asArray(s.Resource), t).toEqual([secret]);
     }
-    // Nothing else in the template (another role, a wildcard resource) reads secrets either.
-    const everywhere = allStatements().filter((s) => asArray(s.Action).includes("secretsmanager:GetSecretValue"));
+    // Nothing else in the template (another role, a wildcard resource) reads the admin key either.
+    const everywhere = allStatements().filter(
+      (s) => asArray(s.Action).includes("secretsmanager:GetSecretValue") && !same(asArray(s.Resource), [{ Ref: logicalId(stack.unsubscribeKeys.node.defaultChild) }]),
+    );
     expect(everywhere).toHaveLength(readers.length);
   });
 });
 
 describe("admin key secret", () => {
   it("is generated as 40 characters without punctuation, as a plain string", () => {
-    template.resourceCountIs("AWS::SecretsManager::Secret", 1);
-    const [, secret] = ofType("AWS::SecretsManager::Secret")[0]!;
+    // The other secret holds the unsubscribe links' keys (asserted with them).
+    template.resourceCountIs("AWS::SecretsManager::Secret", 2);
+    const secret = resources[logicalId(stack.adminKey.node.defaultChild)]!;
     const gen = secret.Properties?.["GenerateSecretString"] as Json;
     expect(gen["PasswordLength"]).toBe(40);
     expect(gen["ExcludePunctuation"]).toBe(true);
@@ -473,7 +478,7 @@ describe("alarms", () => {
   });
 
   it("alarms on errors of every function, workers included, within 5 minutes", () => {
-    expect(allFnIds()).toHaveLength(targets.length + 7);
+    expect(allFnIds()).toHaveLength(targets.length + 8);
     for (const id of allFnIds()) {
       const fn = { Ref: id };
       const errors = alarms().filter(
@@ -1030,9 +1035,10 @@ describe("engine (ENGINE §10, the runner's part)", () => {
       ]);
     });
 
-    it("sends to the steps and events queues, and reads no secret", () => {
+    it("sends to the steps and events queues, and reads no secret but the unsubscribe links' keys", () => {
       expect(sqsSendTargets(stack.runner)).toEqual([queueArnOf(stack.stepsQueue), queueArnOf(stack.eventsQueue)].map((q) => JSON.stringify(q)).sort());
-      expect(actionsOf(statementsOf(roleOf(stack.runner))).filter((a) => a.startsWith("secretsmanager:"))).toEqual([]);
+      const secrets = statementsOf(roleOf(stack.runner)).filter((st) => asArray(st.Action).some((a) => a.startsWith("secretsmanager:")));
+      expect(secrets.flatMap((st) => asArray(st.Resource))).toEqual([{ Ref: logicalId(stack.unsubscribeKeys.node.defaultChild) }]);
       const env = envOf(fnOf(stack.runner));
       expect(env["STEPS_QUEUE_URL"]).toEqual({ Ref: stepsId() });
       expect(env["EVENTS_QUEUE_URL"]).toEqual({ Ref: logicalId(stack.eventsQueue.node.defaultChild) });
@@ -1115,24 +1121,25 @@ describe("engine (ENGINE §10, the runner's part)", () => {
 
   describe("producers and settings", () => {
     it("lets every signal and job producer, the runner and the sweeper send to the steps queue, and nobody else", () => {
-      const senders = [...producers(), stack.runner, stack.sweeper].map(roleOf).sort();
-      expect(rolesAllowing("sqs:SendMessage", queueArnOf(stack.stepsQueue))).toEqual(senders);
-      for (const f of [...producers(), stack.runner, stack.sweeper]) {
+      // The unsubscribe link fires ListUnsubscription (ENGINE §3.3, §8.4).
+      const all = [...producers(), stack.runner, stack.sweeper, stack.unsubscribeFunction];
+      expect(rolesAllowing("sqs:SendMessage", queueArnOf(stack.stepsQueue))).toEqual(all.map(roleOf).sort());
+      for (const f of all) {
         expect(envOf(fnOf(f))["STEPS_QUEUE_URL"], f.node.id).toEqual({ Ref: stepsId() });
       }
       // Every function with the URL may use it, and the DLQs take no direct sends.
       const withUrl = ofType("AWS::Lambda::Function").filter(([id]) => envOf(id)?.["STEPS_QUEUE_URL"] !== undefined).map(([id]) => id).sort();
-      expect(withUrl).toEqual([...producers(), stack.runner, stack.sweeper].map(fnOf).sort());
+      expect(withUrl).toEqual(all.map(fnOf).sort());
       expect(allStatements().filter((st) => allows(st, "sqs:SendMessage", queueArnOf(stack.stepsDlq)))).toEqual([]);
     });
 
-    it("lets only the functions that deliver end events send to the events queue: enrolment commands, the runner, the DLQ consumer", () => {
-      const senders = [stack.functions.get("events")!, stack.functions.get("legacy")!, stack.runner, stack.stepsDlqConsumer].map(roleOf).sort();
+    it("lets only the functions that deliver events send to the events queue: enrolment commands, the runner, the DLQ consumer, the unsubscribe link", () => {
+      const senders = [stack.functions.get("events")!, stack.functions.get("legacy")!, stack.runner, stack.stepsDlqConsumer, stack.unsubscribeFunction].map(roleOf).sort();
       expect(rolesAllowing("sqs:SendMessage", queueArnOf(stack.eventsQueue))).toEqual(senders);
     });
 
     it("gives every function that writes engine items the same DUE_SHARDS (16) and LONG_WAIT_THRESHOLD_SECONDS (900)", () => {
-      const writers = [...producers(), stack.runner, stack.sweeper, stack.stepsDlqConsumer].map(fnOf);
+      const writers = [...producers(), stack.runner, stack.sweeper, stack.stepsDlqConsumer, stack.unsubscribeFunction].map(fnOf);
       for (const id of writers) expect(envOf(id), id).toMatchObject({ DUE_SHARDS: "16", LONG_WAIT_THRESHOLD_SECONDS: "900" });
       const withShards = ofType("AWS::Lambda::Function").filter(([id]) => envOf(id)?.["DUE_SHARDS"] !== undefined).map(([id]) => id).sort();
       expect(withShards).toEqual([...writers].sort());
@@ -1199,5 +1206,84 @@ describe("engine (ENGINE §10, the runner's part)", () => {
         expect(body, m).toContain(m);
       }
     });
+  });
+});
+
+describe("one-click unsubscribe (ENGINE §8.4, §10)", () => {
+  const tableArn = () => ({ "Fn::GetAtt": [logicalId(stack.table.node.defaultChild), "Arn"] });
+  const secretRef = () => ({ Ref: logicalId(stack.unsubscribeKeys.node.defaultChild) });
+  const envOf = (f: ApiFunction) => (resources[fnOf(f)]?.Properties?.["Environment"] as { Variables: Record<string, unknown> }).Variables;
+  const secretReads = (f: ApiFunction) =>
+    statementsOf(roleOf(f))
+      .filter((st) => asArray(st.Action).some((a) => a.startsWith("secretsmanager:")))
+      .map((st) => ({ actions: [...asArray(st.Action)].sort(), resources: asArray(st.Resource) }));
+
+  it("routes GET and POST /unsubscribe/{token} to a function of its own, outside the registry", () => {
+    expect(PUBLIC_ROUTES.map((r) => `${r.method} ${r.path}`)).toEqual(["GET /unsubscribe/{token}", "POST /unsubscribe/{token}"]);
+    for (const r of PUBLIC_ROUTES) expect(functionBehind(`${r.method} ${r.path}`)).toBe(fnOf(stack.unsubscribeFunction));
+    expect(commands.some((c) => c.route?.path.startsWith("/unsubscribe"))).toBe(false);
+    expect(stack.unsubscribeFunction.entry).toBe("functions/unsubscribe/index.ts");
+    // Only those two routes reach it: nothing else, $default included, invokes it.
+    const behind = ofType("AWS::ApiGatewayV2::Route").filter(([, r]) => functionBehind(String(r.Properties?.["RouteKey"])) === fnOf(stack.unsubscribeFunction));
+    expect(behind.map(([, r]) => r.Properties?.["RouteKey"]).sort()).toEqual(["GET /unsubscribe/{token}", "POST /unsubscribe/{token}"]);
+  });
+
+  it("generates the signing keys as the JSON object {\"1\": <64 characters>}, rotated by adding a kid, and outputs the secret's ARN", () => {
+    const secret = resources[logicalId(stack.unsubscribeKeys.node.defaultChild)]!;
+    expect(secret.Type).toBe("AWS::SecretsManager::Secret");
+    expect(secret.Properties?.["GenerateSecretString"]).toEqual({ SecretStringTemplate: "{}", GenerateStringKey: "1", PasswordLength: 64, ExcludePunctuation: true });
+    expect(secret.Properties?.["SecretString"]).toBeUndefined();
+    const outputs = template.toJSON()["Outputs"] as Record<string, { Value: unknown }>;
+    expect(outputs["UnsubscribeKeysSecretArn"]?.Value).toEqual(secretRef());
+  });
+
+  it("reads and writes the table (no index), sends to the steps and events queues, and reads only the link keys", () => {
+    const dynamo = statementsOf(roleOf(stack.unsubscribeFunction)).filter((st) => asArray(st.Action).some((a) => a.startsWith("dynamodb:")));
+    expect(dynamo.map((st) => ({ actions: [...asArray(st.Action)].sort(), resources: asArray(st.Resource) }))).toEqual([{ actions: EXPECTED_TABLE_ACTIONS, resources: [tableArn()] }]);
+    const sends = statementsOf(roleOf(stack.unsubscribeFunction)).filter((st) => allows(st, "sqs:SendMessage")).flatMap((st) => asArray(st.Resource));
+    expect(sends.map((r) => JSON.stringify(r)).sort()).toEqual([queueArnOf(stack.stepsQueue), queueArnOf(stack.eventsQueue)].map((q) => JSON.stringify(q)).sort());
+    expect(secretReads(stack.unsubscribeFunction)).toEqual([{ actions: ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"], resources: [secretRef()] }]);
+    // No receive, no S3, no invoke: a public function gets nothing more.
+    const actions = actionsOf(statementsOf(roleOf(stack.unsubscribeFunction)));
+    expect(actions.filter((a) => !/^(dynamodb|sqs|secretsmanager|logs):/.test(a))).toEqual([]);
+    expect(actions.filter((a) => a.startsWith("sqs:") && !["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"].includes(a))).toEqual([]);
+  });
+
+  it("lets only the runner (which signs) and the unsubscribe function (which verifies) read the keys", () => {
+    expect(rolesAllowing("secretsmanager:GetSecretValue", secretRef())).toEqual([roleOf(stack.runner), roleOf(stack.unsubscribeFunction)].sort());
+    expect(secretReads(stack.runner)).toEqual([{ actions: ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"], resources: [secretRef()] }]);
+  });
+
+  it("tells both where the keys are; the runner also gets PUBLIC_BASE_URL, the API's own URL by default", () => {
+    expect(envOf(stack.unsubscribeFunction)).toMatchObject({
+      UNSUBSCRIBE_KEYS_SECRET_ARN: secretRef(),
+      EVENTS_QUEUE_URL: { Ref: logicalId(stack.eventsQueue.node.defaultChild) },
+      STEPS_QUEUE_URL: { Ref: logicalId(stack.stepsQueue.node.defaultChild) },
+    });
+    // It verifies links but never makes one.
+    expect(envOf(stack.unsubscribeFunction)["PUBLIC_BASE_URL"]).toBeUndefined();
+    expect(envOf(stack.runner)).toMatchObject({
+      UNSUBSCRIBE_KEYS_SECRET_ARN: secretRef(),
+      PUBLIC_BASE_URL: { "Fn::GetAtt": [logicalId(stack.httpApi.node.defaultChild), "ApiEndpoint"] },
+    });
+    // The keys themselves are never in any function's environment.
+    for (const id of allFnIds()) expect(Object.keys((resources[id]?.Properties?.["Environment"] as { Variables: Json }).Variables), id).not.toContain("UNSUBSCRIBE_KEYS");
+  });
+
+  it("takes PUBLIC_BASE_URL from the context value publicBaseUrl, an http(s) URL", async () => {
+    const { publicBaseUrl } = await import("../../infra/stack.js");
+    expect(publicBaseUrl(new App())).toBeUndefined();
+    expect(publicBaseUrl(new App({ context: { publicBaseUrl: "https://mail.example.com/" } }))).toBe("https://mail.example.com");
+    expect(publicBaseUrl(new App({ context: { publicBaseUrl: "https://example.com/news" } }))).toBe("https://example.com/news");
+    for (const bad of ["mail.example.com", "ftp://example.com", "https://example.com/?a=1", "https://example.com/#x"]) {
+      expect(() => publicBaseUrl(new App({ context: { publicBaseUrl: bad } })), bad).toThrow(/publicBaseUrl/);
+    }
+  });
+
+  it("alarms on its errors within 5 minutes", () => {
+    const errors = ofType("AWS::CloudWatch::Alarm")
+      .map(([, r]) => r.Properties as Json)
+      .filter((a) => a["Namespace"] === "AWS/Lambda" && a["MetricName"] === "Errors" && same(a["Dimensions"], [{ Name: "FunctionName", Value: { Ref: fnOf(stack.unsubscribeFunction) } }]));
+    expect(errors).toHaveLength(1);
   });
 });
