@@ -123,6 +123,9 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       LOCAL_SWEEP_MS: process.env["LOCAL_SWEEP_MS"] ?? "2000",
       LONG_WAIT_THRESHOLD_SECONDS: process.env["LONG_WAIT_THRESHOLD_SECONDS"] ?? "900",
       DUE_SHARDS: process.env["DUE_SHARDS"] ?? "16",
+      // Every email and SMS goes to the local outbox (`/_local/outbox`), never to SES or SMS. SMS_GATEWAYS
+      // and SMS_CONFIGURATION_SET, when wanted, come from the environment as they are (docs/operations.md).
+      DELIVERY_MODE: process.env["DELIVERY_MODE"] ?? "local",
       // Built on every start so the pages always match the sources (esbuild takes well under a second).
       WEB_ASSETS_DIR: buildWebAssets(opts.webDir ?? fileURLToPath(new URL("../../.build/web", import.meta.url))),
     };
