@@ -22,6 +22,7 @@ import { PUBLIC_ROUTES } from "../shared/public-routes.js";
 import { WEB_ROUTES } from "../shared/web.js";
 import { ApiFunction } from "./constructs/api-function.js";
 import { buildWebAssets } from "./web-assets.js";
+import { configureSms } from "./sms.js";
 import { TABLE, TABLE_INDEXES } from "./table.js";
 
 /** The methods and paths the /api.php dispatcher answers on, besides $default. */
@@ -525,6 +526,9 @@ export class JourneyApiStack extends Stack {
     this.runner.fn.addToRolePolicy(new iam.PolicyStatement({ actions: ["dynamodb:Query"], resources: [dueIndexArn, journeyIndexArn] }));
     this.stepsQueue.grantSendMessages(this.runner.fn);
     this.eventsQueue.grantSendMessages(this.runner.fn);
+    // SendSMS (§8.5): context smsGateways / smsConfigurationSet → its environment, and
+    // sms-voice:SendTextMessage on exactly the ARNs they list (infra/sms.ts).
+    configureSms(this, this.runner.fn);
     this.runner.fn.addEventSource(
       new SqsEventSource(this.stepsQueue, {
         batchSize: 10,

@@ -133,7 +133,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       LOCAL_SWEEP_MS: process.env["LOCAL_SWEEP_MS"] ?? "2000",
       LONG_WAIT_THRESHOLD_SECONDS: process.env["LONG_WAIT_THRESHOLD_SECONDS"] ?? "900",
       DUE_SHARDS: process.env["DUE_SHARDS"] ?? "16",
-      // Delivery goes to the local outbox, not SES or SMS (§9); sender domains are the developer's to choose.
+      // Every email and SMS goes to the local outbox (`/_local/outbox`), never to SES or SMS (§9). Sender
+      // domains, SMS_GATEWAYS and SMS_CONFIGURATION_SET come from the environment (docs/operations.md).
       DELIVERY_MODE: process.env["DELIVERY_MODE"] ?? "local",
       SENDER_DOMAINS: process.env["SENDER_DOMAINS"] ?? "{}",
       // Built on every start so the pages always match the sources (esbuild takes well under a second).

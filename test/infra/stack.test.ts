@@ -1,5 +1,6 @@
 import { App, Stack, type CfnElement } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
+import * as lambda from "aws-cdk-lib/aws-lambda";
 import { beforeAll, describe, expect, it } from "vitest";
 import { GROUPS, type Group } from "../../shared/command.js";
 import { commands, commandsOf } from "../../shared/registry.js";
@@ -7,6 +8,7 @@ import { RUNTIME_ENVIRONMENT, type ApiFunction } from "../../infra/constructs/ap
 import { API_THROTTLE, EVENTS_WORKER_TIMEOUT, EXPORT_WORKER_TIMEOUT, JourneyApiStack, RUNNER_TIMEOUT, SWEEPER_TIMEOUT } from "../../infra/stack.js";
 import { PUBLIC_ROUTES } from "../../shared/public-routes.js";
 import { WEB_ROUTES } from "../../shared/web.js";
+import { configureSms, smsSettings } from "../../infra/sms.js";
 
 /**
  * Assertions on the synthesized CloudFormation, not on the constructs: the template
@@ -133,9 +135,28 @@ const routedGroups = GROUPS.filter((g) => commandsOf(g).some((c) => c.route));
 const targets: Target[] = [...routedGroups, "legacy"];
 const servedBy = (t: Target) => (t === "legacy" ? commands : commandsOf(t));
 
+/**
+ * SendSMS's context (ENGINE §8.5, §10): two gateways and a configuration set by name. The
+ * one synthesized stack carries it, since a second synthesis would cost minutes; the stack
+ * without SMS context is covered in "SendSMS" below on a small stack of its own.
+ */
+const smsArn = (kind: string, id: string) => `arn:aws:sms-voice:eu-west-1:111122223333:${kind}/${id}`;
+const SMS_CONTEXT = {
+  smsGateways: {
+    "0": { OriginationIdentity: smsArn("pool", "pool-default"), SenderIds: { ACME: smsArn("sender-id", "ACME/GB") } },
+    "5": {
+      OriginationIdentity: smsArn("phone-number", "phone-5"),
+      // ACME again: one grant per ARN, however many gateways list it.
+      SenderIds: { "+15551234567": smsArn("phone-number", "phone-alt"), ACME: smsArn("sender-id", "ACME/GB") },
+      Users: [12],
+    },
+  },
+  smsConfigurationSet: "journeys-sms",
+};
+
 beforeAll(() => {
   // Synthesis bundles every function with esbuild; that is the slow part.
-  stack = new JourneyApiStack(new App(), "JourneyApi");
+  stack = new JourneyApiStack(new App({ context: SMS_CONTEXT }), "JourneyApi");
   template = Template.fromStack(stack);
   resources = template.toJSON()["Resources"] as Record<string, Resource>;
   // About a minute alone; on the shared 2-core machine, beside the browser tests and a
@@ -1285,5 +1306,92 @@ describe("one-click unsubscribe (ENGINE §8.4, §10)", () => {
       .map(([, r]) => r.Properties as Json)
       .filter((a) => a["Namespace"] === "AWS/Lambda" && a["MetricName"] === "Errors" && same(a["Dimensions"], [{ Name: "FunctionName", Value: { Ref: fnOf(stack.unsubscribeFunction) } }]));
     expect(errors).toHaveLength(1);
+  });
+});
+
+describe("SendSMS (ENGINE §8.5, §10)", () => {
+  const envOf = (id: string) => (resources[id]?.Properties?.["Environment"] as { Variables: Record<string, unknown> }).Variables;
+  const smsStatements = (role: string) => statementsOf(role).filter((st) => asArray(st.Action).some((a) => a.toLowerCase().startsWith("sms-voice:")));
+  const configurationSetArn = {
+    "Fn::Join": ["", ["arn:", { Ref: "AWS::Partition" }, ":sms-voice:", { Ref: "AWS::Region" }, ":", { Ref: "AWS::AccountId" }, ":configuration-set/journeys-sms"]],
+  };
+
+  it("gives the runner SMS_GATEWAYS (the context, as canonical JSON) and SMS_CONFIGURATION_SET", () => {
+    const env = envOf(fnOf(stack.runner));
+    expect(JSON.parse(env["SMS_GATEWAYS"] as string)).toEqual({
+      "0": { OriginationIdentity: smsArn("pool", "pool-default"), SenderIds: { ACME: smsArn("sender-id", "ACME/GB") } },
+      "5": { OriginationIdentity: smsArn("phone-number", "phone-5"), SenderIds: { "+15551234567": smsArn("phone-number", "phone-alt"), ACME: smsArn("sender-id", "ACME/GB") }, Users: [12] },
+    });
+    expect(env["SMS_CONFIGURATION_SET"]).toBe("journeys-sms");
+  });
+
+  it("grants the runner sms-voice:SendTextMessage on exactly the listed ARNs and the configuration set, once each", () => {
+    expect(smsStatements(roleOf(stack.runner))).toEqual([
+      {
+        Effect: "Allow",
+        Action: "sms-voice:SendTextMessage",
+        Resource: [smsArn("pool", "pool-default"), smsArn("sender-id", "ACME/GB"), smsArn("phone-number", "phone-5"), smsArn("phone-number", "phone-alt"), configurationSetArn],
+      },
+    ]);
+  });
+
+  it("gives no other role an sms-voice action, and no other function the SMS settings", () => {
+    const others = ofType("AWS::IAM::Role").map(([id]) => id).filter((id) => id !== roleOf(stack.runner));
+    for (const id of others) expect(smsStatements(id), id).toEqual([]);
+    expect(allStatements().filter((st) => JSON.stringify(st.Action).includes("sms-voice")).length).toBe(1);
+    const withSms = ofType("AWS::Lambda::Function").filter(([id]) => envOf(id)?.["SMS_GATEWAYS"] !== undefined || envOf(id)?.["SMS_CONFIGURATION_SET"] !== undefined);
+    expect(withSms.map(([id]) => id)).toEqual([fnOf(stack.runner)]);
+  });
+
+  describe("the context, on a small stack (no bundling)", () => {
+    /** A stack holding one inline function configured by configureSms; its template, or the error synthesis raised. */
+    function small(context: Record<string, unknown>) {
+      const s = new Stack(new App({ context }), "Small");
+      const fn = new lambda.Function(s, "Fn", { runtime: lambda.Runtime.NODEJS_24_X, handler: "index.handler", code: lambda.Code.fromInline("exports.handler = async () => {}") });
+      configureSms(s, fn);
+      const json = Template.fromStack(s).toJSON() as { Resources: Record<string, Resource> };
+      const fnRes = Object.values(json.Resources).find((r) => r.Type === "AWS::Lambda::Function")!;
+      const statements = Object.values(json.Resources)
+        .filter((r) => r.Type === "AWS::IAM::Policy")
+        .flatMap((r) => asArray((r.Properties?.["PolicyDocument"] as Json)["Statement"] as Statement[]));
+      return { env: ((fnRes.Properties?.["Environment"] as { Variables?: Json } | undefined)?.Variables ?? {}) as Json, statements };
+    }
+    const gateway = { "1": { OriginationIdentity: smsArn("pool", "pool-1") } };
+
+    it("without SMS context adds no variable and no grant", () => {
+      const { env, statements } = small({});
+      expect(env).toEqual({});
+      expect(statements).toEqual([]);
+    });
+
+    it("takes the gateways as a JSON string too (cdk deploy -c smsGateways='{...}'), and a configuration set ARN as it is", () => {
+      const setArn = "arn:aws:sms-voice:eu-west-1:111122223333:configuration-set/other-set";
+      const { env, statements } = small({ smsGateways: JSON.stringify(gateway), smsConfigurationSet: setArn });
+      expect(JSON.parse(env["SMS_GATEWAYS"] as string)).toEqual({ "1": { OriginationIdentity: smsArn("pool", "pool-1"), SenderIds: {} } });
+      expect(env["SMS_CONFIGURATION_SET"]).toBe(setArn);
+      expect(statements).toEqual([{ Effect: "Allow", Action: "sms-voice:SendTextMessage", Resource: [smsArn("pool", "pool-1"), setArn] }]);
+    });
+
+    it("a configuration set without gateways sets the variable but grants nothing: there is nothing to send from", () => {
+      const { env, statements } = small({ smsConfigurationSet: "journeys-sms" });
+      expect(env).toEqual({ SMS_CONFIGURATION_SET: "journeys-sms" });
+      expect(statements).toEqual([]);
+    });
+
+    it("refuses at synth time an identity the grant could not name: a bare phone number, another service's ARN, a wildcard", () => {
+      const bad: [unknown, RegExp][] = [
+        [{ "1": { OriginationIdentity: "+15551234567" } }, /"1"\.OriginationIdentity is "\+15551234567", not an End User Messaging SMS ARN.*describe-phone-numbers/],
+        [{ "1": { OriginationIdentity: smsArn("pool", "pool-1"), SenderIds: { ACME: "ACME" } } }, /"1"\.SenderIds\["ACME"\] is "ACME", not an End User Messaging SMS ARN/],
+        [{ "1": { OriginationIdentity: "arn:aws:ses:eu-west-1:111122223333:identity/example.com" } }, /not an End User Messaging SMS ARN/],
+        [{ "1": { OriginationIdentity: "arn:aws:sms-voice:eu-west-1:111122223333:pool/*" } }, /not an End User Messaging SMS ARN/],
+        [{ "1": { OriginationIdentity: "arn:aws:sms-voice:eu-west-1:111122223333:configuration-set/x" } }, /not an End User Messaging SMS ARN/],
+        [{ "x": { OriginationIdentity: smsArn("pool", "pool-1") } }, /Invalid smsGateways context: "x" is not a gateway ID/],
+        ["{oops", /Invalid smsGateways context: not JSON/],
+      ];
+      for (const [smsGateways, message] of bad) expect(() => smsSettings(new App({ context: { smsGateways } })), JSON.stringify(smsGateways)).toThrow(message);
+      for (const smsConfigurationSet of ["has space", "arn:aws:sms-voice:eu-west-1:111122223333:pool/pool-1", "*"]) {
+        expect(() => smsSettings(new App({ context: { smsGateways: gateway, smsConfigurationSet } })), smsConfigurationSet).toThrow(/Invalid smsConfigurationSet context/);
+      }
+    });
   });
 });
