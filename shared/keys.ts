@@ -174,6 +174,12 @@ export const keys = {
     const [, jid, entryId] = sk.split("#");
     return { journeyId: Number(jid), entryId: entryId ?? "" };
   },
+  /**
+   * An outbox overflow item (ENGINE §5.5): entries that would take an item's
+   * `Outbox` past 64 KB live in `OB#<ULID>` beside it, in its own partition.
+   */
+  outboxOverflow: (owner: Key, ulid: string): Key => ({ PK: owner.PK, SK: `OB#${ulid}` }),
+  isOutboxOverflow: (key: Key): boolean => key.SK.startsWith("OB#"),
   /** `JourneyIndex` value of a journey's live cursors. */
   journeyIndexKey: (userId: number, journeyId: number): string => `${userId}#${journeyId}`,
   /**

@@ -6,7 +6,8 @@ import { keys, type Key } from "../keys.js";
 import { logger } from "../observability.js";
 import { epochSeconds, formatDateTime } from "../time.js";
 import { dueFields } from "../engine/due.js";
-import { deliverOutbox } from "../engine/outbox.js";
+import { deliverOutbox, overflowPut, placeEntries, type OverflowItem } from "../engine/outbox.js";
+import { InjectedFault, takeFault } from "../engine/faults.js";
 import type { Outbox, OutboxEntry, Signal } from "../engine/model.js";
 import type { Trigger } from "./trigger.js";
 import { nextId } from "./ids.js";
@@ -89,14 +90,18 @@ function signalEntries(userId: number, subscriberId: number, firings: Firing[], 
 }
 
 /**
- * Hands a committed write's outbox to the steps queue and clears it. A failure
- * here loses nothing: the entries stay on the item, which the write put in the due
- * index, and recovery sends them again. So the command that wrote still succeeds.
+ * Hands a committed write's outbox to the steps queue and clears it, then its
+ * overflow items' (§5.5), which are deleted. A failure here loses nothing: the
+ * entries stay on the items, which the write put in the due index, and recovery
+ * sends them again. So the command that wrote still succeeds.
  */
-async function deliver(key: Key, written: Item, at: number): Promise<void> {
-  if (Object.keys((written["Outbox"] ?? {}) as Outbox).length === 0) return;
+async function deliver(key: Key, written: Item, at: number, overflow: readonly OverflowItem[] = []): Promise<void> {
+  if (Object.keys((written["Outbox"] ?? {}) as Outbox).length === 0 && overflow.length === 0) return;
   try {
+    // Local fault point (ENGINE §9, `after-write`): the writer dies between its write and the delivery.
+    if (takeFault("after-write")) throw new InjectedFault("after-write");
     await deliverOutbox(key, written, at);
+    for (const o of overflow) await deliverOutbox(o.key, o.item, at);
   } catch (err) {
     logger().warn("outbox delivery left for recovery", { sk: key.SK, error: err instanceof Error ? err.message : String(err) });
   }
@@ -201,8 +206,13 @@ const MAX_ROUNDS = 12;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** One subscriber's conditional update, and the item as it will be once it commits. */
-function buildUpdate(userId: number, subscriberId: number, item: Item, change: Change, at: number, fire: boolean): { tx: Tx; written: Item } {
+/**
+ * One subscriber's conditional update, and the item as it will be once it commits;
+ * `overflow`: the outbox overflow items (§5.5) that must be put in the same
+ * transaction (none unless the outbox would pass 64 KB: a tag call giving
+ * hundreds of tags, or entries still held from an earlier write).
+ */
+function buildUpdate(userId: number, subscriberId: number, item: Item, change: Change, at: number, fire: boolean): { tx: Tx; written: Item; overflow: OverflowItem[] } {
   const key = keys.subscriber(userId, subscriberId);
   const names: Record<string, string> = { "#ver": "Version" };
   const values: Record<string, unknown> = {};
@@ -228,8 +238,9 @@ function buildUpdate(userId: number, subscriberId: number, item: Item, change: C
   }
   const version = typeof item["Version"] === "number" ? item["Version"] : undefined;
   setAttr("Version", (version ?? 0) + 1);
-  const entries = fire && change.fire.length > 0 ? signalEntries(userId, subscriberId, change.fire, at) : {};
+  const fired = fire && change.fire.length > 0 ? signalEntries(userId, subscriberId, change.fire, at) : {};
   const held = (item["Outbox"] ?? undefined) as Outbox | undefined;
+  const { kept: entries, overflow } = placeEntries(key, held, fired, at);
   if (Object.keys(entries).length > 0) {
     if (held === undefined) setAttr("Outbox", entries);
     else {
@@ -257,7 +268,7 @@ function buildUpdate(userId: number, subscriberId: number, item: Item, change: C
       ExpressionAttributeValues: values,
     },
   };
-  return { tx, written };
+  return { tx, written, overflow };
 }
 
 const txBytes = (items: Tx[]) => Buffer.byteLength(JSON.stringify(items));
@@ -296,8 +307,8 @@ export async function changeSubscribers(userId: number, ids: number[], decide: D
     let size = 0;
     let bytes = 0;
     for (const w of writes) {
-      const wItems = 1 + (w.change.also?.length ?? 0);
-      const wBytes = txBytes([w.tx, ...(w.change.also ?? []).map((a) => a.tx)]);
+      const wItems = 1 + (w.change.also?.length ?? 0) + w.overflow.length;
+      const wBytes = txBytes([w.tx, ...(w.change.also ?? []).map((a) => a.tx), ...w.overflow.map(overflowPut)]);
       if (current.length > 0 && (size + wItems > MAX_TX_ITEMS || bytes + wBytes > MAX_TX_BYTES)) {
         batches.push(current);
         current = [];
@@ -322,6 +333,10 @@ export async function changeSubscribers(userId: number, ids: number[], decide: D
           txItems.push(a.tx);
           owners.push({ id: w.id, conflict: a.conflict });
         }
+        for (const o of w.overflow) {
+          txItems.push(overflowPut(o));
+          owners.push({ id: w.id });
+        }
       }
       try {
         await ddb().send(new TransactWriteCommand({ TransactItems: txItems, ClientRequestToken: randomUUID() }));
@@ -343,7 +358,7 @@ export async function changeSubscribers(userId: number, ids: number[], decide: D
         pending.delete(w.id);
         found.set(keyId(subscriberKeys.get(w.id)!), w.written);
       }
-      await Promise.all(batch.map((w) => deliver(subscriberKeys.get(w.id)!, w.written, at)));
+      await Promise.all(batch.map((w) => deliver(subscriberKeys.get(w.id)!, w.written, at, w.overflow)));
     }
     if (pending.size === 0 || (stale.length === 0 && !contended)) return;
     if (round + 1 >= MAX_ROUNDS) throw new Error("subscriber write kept conflicting");

@@ -1,13 +1,15 @@
-import { GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { DeleteCommand, GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { ddb, tableName } from "../aws.js";
 import { loadConfig } from "../config.js";
 import { isAwsError } from "../errors.js";
-import type { Key } from "../keys.js";
+import { keys, type Key } from "../keys.js";
 import { logger } from "../observability.js";
 import { sendMessage } from "../domain/sqs-send.js";
 import { DUE_REMOVE, dueFields, type DueKind } from "./due.js";
 import { takeFault } from "./faults.js";
+import { newUlid } from "./entry-id.js";
 import type { Outbox, OutboxEntry, StepsQueueMessage } from "./model.js";
+import type { TransactItem } from "./store.js";
 import type { Item } from "../domain/owned.js";
 
 /**
@@ -78,6 +80,88 @@ export function pendingOf(item: Item, cleared: ReadonlySet<string> = new Set()):
   return oldest === undefined ? undefined : { due: oldest, kind: "Outbox" };
 }
 
+// ---- Overflow items (§5.5: "entries that would take an outbox past 64 KB") ----
+
+/** The most an item's `Outbox` map holds; later entries of the same write go into `OB#<ULID>` items. */
+export const OUTBOX_MAX_BYTES = 64 * 1024;
+
+/**
+ * An entry's share of its map: its key and its value as JSON, which is never
+ * smaller than DynamoDB's own size of these shapes (names, strings and digits
+ * count the same; JSON adds quotes and separators), so a map measured at 64 KB
+ * here is at most that in the table.
+ */
+const entryBytes = (e: OutboxEntry): number => Buffer.byteLength(e.Id) + Buffer.byteLength(JSON.stringify(e));
+const outboxBytes = (o: Outbox | undefined): number => Object.values(o ?? {}).reduce((n, e) => n + entryBytes(e), 0);
+
+/** One overflow item: put in the owner's write, delivered and deleted after it. */
+export interface OverflowItem {
+  key: Key;
+  item: Item;
+}
+
+/**
+ * Where a write's new entries go (§5.5). While the item's outbox (what it `held`
+ * when read, plus `added`) stays within 64 KB, every entry stays on the item: the
+ * common case, and the write is exactly what it would be without this rule. Past
+ * that, the oldest entries fill the item up to 64 KB and the rest go, in order,
+ * into overflow items of at most 64 KB each (an entry bigger than that on its
+ * own goes alone), each indexed at its oldest entry's time as an `Outbox`, so
+ * recovery finds it like any outbox. Job entries always stay on the item: a job
+ * keeps its progress there.
+ */
+export function placeEntries(owner: Key, held: Outbox | undefined, added: Outbox, now: number): { kept: Outbox; overflow: OverflowItem[] } {
+  const heldBytes = outboxBytes(held);
+  if (heldBytes + outboxBytes(added) <= OUTBOX_MAX_BYTES) return { kept: added, overflow: [] };
+  const kept: Outbox = {};
+  const rest: OutboxEntry[] = [];
+  let size = heldBytes;
+  for (const e of Object.values(added).sort((a, b) => a.At - b.At || a.Id.localeCompare(b.Id))) {
+    const bytes = entryBytes(e);
+    if (e.Kind === "Job" || (rest.length === 0 && size + bytes <= OUTBOX_MAX_BYTES)) {
+      kept[e.Id] = e;
+      size += bytes;
+    } else rest.push(e);
+  }
+  const chunks: Outbox[] = [];
+  let chunk: Outbox = {};
+  size = 0;
+  for (const e of rest) {
+    const bytes = entryBytes(e);
+    if (size > 0 && size + bytes > OUTBOX_MAX_BYTES) {
+      chunks.push(chunk);
+      chunk = {};
+      size = 0;
+    }
+    chunk[e.Id] = e;
+    size += bytes;
+  }
+  if (size > 0) chunks.push(chunk);
+  const overflow = chunks.map((entries) => {
+    const key = keys.outboxOverflow(owner, newUlid());
+    const oldest = Math.min(...Object.values(entries).map((e) => e.At));
+    // Queued: the writer sends these entries itself right after its commit; only recovery re-hands them.
+    return { key, item: { ...key, Owner: owner.SK, Outbox: entries, ...dueFields(key, oldest, "Outbox", true, now) } };
+  });
+  return { kept, overflow };
+}
+
+/** An overflow item's Put, in its owner's transaction; its ULID is new, so it never replaces one. */
+export function overflowPut(o: OverflowItem): TransactItem {
+  return { Put: { TableName: tableName(), Item: o.item, ConditionExpression: "attribute_not_exists(PK)" } };
+}
+
+/**
+ * Sends an overflow item's entries, then deletes it. The delete needs no
+ * condition: the item is written once and never gains an entry (only recovery
+ * moves its place in the index, conditioned on that place, which fails once the
+ * item is gone), so once its entries are on their queues nothing on it is pending.
+ */
+async function deliverOverflow(key: Key, entries: readonly OutboxEntry[]): Promise<void> {
+  await sendOutboxEntries(key, entries);
+  await ddb().send(new DeleteCommand({ TableName: tableName(), Key: key }));
+}
+
 /** An ended cursor's record is kept this long after its end (§5.1). */
 const ENDED_TTL_SECONDS = 30 * 86400;
 
@@ -89,10 +173,14 @@ const ENDED_TTL_SECONDS = 30 * 86400;
  * (up to 3 times); after that the entries stay for recovery, whose copies are no-ops.
  *
  * `item` is the item as last written (attributes including `Outbox` and `Version`).
- * Returns the IDs delivered.
+ * An overflow item (`OB#`) is deleted instead of cleared. Returns the IDs delivered.
  */
 export async function deliverOutbox(key: Key, item: Item, now: number): Promise<string[]> {
   const entries = Object.values((item["Outbox"] ?? {}) as Outbox).sort((a, b) => a.At - b.At || a.Id.localeCompare(b.Id));
+  if (keys.isOutboxOverflow(key)) {
+    await deliverOverflow(key, entries);
+    return entries.map((e) => e.Id);
+  }
   if (entries.length === 0) return [];
   for (const entry of entries) await sendEntry(key, entry);
   const delivered = new Set(entries.filter((e) => e.Kind !== "Job").map((e) => e.Id));
