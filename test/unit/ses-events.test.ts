@@ -146,7 +146,7 @@ describe("what is dropped, and counted", () => {
 
   it("drops an event of another configuration set, or of none", () => {
     expect(map({ type: "Send" }, mail({ configurationSet: "someone-else" }))).toEqual({ kind: "dropped", type: "Send", messageId: MID, reason: "OtherConfigurationSet" });
-    const raw = sesEvent(mail(), { type: "Open", at }) as { detail: { mail: { tags: Record<string, unknown> } } };
+    const raw = sesEvent(mail(), { type: "Open", at }) as unknown as { detail: { mail: { tags: Record<string, unknown> } } };
     delete raw.detail.mail.tags["ses:configuration-set"];
     expect(mapSesEvent(raw, SET)).toMatchObject({ kind: "dropped", reason: "OtherConfigurationSet" });
   });
@@ -158,7 +158,7 @@ describe("what is dropped, and counted", () => {
     for (const bad of [undefined, null, "text", [], {}, { source: "aws.ses" }, { source: "aws.s3", detail: sesEvent(mail(), { type: "Send" }).detail }]) {
       expect(mapSesEvent(bad, SET), JSON.stringify(bad)).toMatchObject({ kind: "dropped", reason: expect.stringMatching(/Malformed|UnknownType/) });
     }
-    const noId = sesEvent(mail(), { type: "Send" }) as { detail: { mail: Record<string, unknown> } };
+    const noId = sesEvent(mail(), { type: "Send" }) as unknown as { detail: { mail: Record<string, unknown> } };
     delete noId.detail.mail["messageId"];
     expect(mapSesEvent(noId, SET)).toEqual({ kind: "dropped", type: "Send", reason: "Malformed" });
   });
