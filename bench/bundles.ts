@@ -98,6 +98,7 @@ async function deployed(outdir: string): Promise<Deployed[]> {
       ["engine", stack.runner],
       ["sweeper", stack.sweeper],
       ["steps-dlq", stack.stepsDlqConsumer],
+      ["ses-events", stack.sesEventsAdapter],
     ] as const).map(([name, f]) => ({ name, entry: f.entry, stack: stack as Stack, fn: f.fn })),
   ];
   return Promise.all(
