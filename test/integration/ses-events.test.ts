@@ -1,6 +1,8 @@
 import { GetQueueAttributesCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
 import { GetCommand } from "@aws-sdk/lib-dynamodb";
-import { beforeAll, describe, expect, inject, it } from "vitest";
+import { randomUUID } from "node:crypto";
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import { afterEach, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import { adminKey, createUser, http, outcome, type TestUser } from "../support/api.js";
 import { statsJourney, type Fixture } from "../support/event-set.js";
 import { sqsClient } from "../support/sqs.js";
@@ -195,6 +197,52 @@ describe("SES events through the adapter (ENGINE §8.3)", () => {
     expect(await emailState(orphan)).toBeUndefined();
     const { action } = await journeyStats();
     expect(action).toEqual(EXPECTED_ACTION);
+  });
+});
+
+describe("the adapter's partial batch response (run in-process, a send failure injected)", () => {
+  type Handler = (event: SQSEvent) => Promise<SQSBatchResponse>;
+  afterEach(() => vi.restoreAllMocks());
+  const record = (body: unknown): SQSRecord => ({
+    messageId: randomUUID(),
+    receiptHandle: randomUUID(),
+    body: typeof body === "string" ? body : JSON.stringify(body),
+    attributes: { ApproximateReceiveCount: "1", SentTimestamp: String(Date.now()), SenderId: "000000000000", ApproximateFirstReceiveTimestamp: String(Date.now()) },
+    messageAttributes: {},
+    md5OfBody: "",
+    eventSource: "aws:sqs",
+    eventSourceARN: "arn:aws:sqs:us-east-1:000000000000:journey-ses-events",
+    awsRegion: "us-east-1",
+  });
+
+  it("reports only the records whose user's message could not be sent; dropped ones and the rest succeed", async () => {
+    const { handler } = (await import("../../functions/ses-events/index.js")) as { handler: Handler };
+    const [ok, failing] = await Promise.all([createUser(), createUser()]);
+    const [fOk, fFailing] = await Promise.all([statsJourney(ok, "SES ok"), statsJourney(failing, "SES failing")]);
+    const mailOf = (u: TestUser, fx: Fixture, n: number): SesMail => ({
+      ...message(`ses-it-batch-${u.userId}-${n}`, 77, "eve@gmail.com"),
+      tags: { UserID: String(u.userId), JourneyID: String(fx.journeyId), ActionID: String(fx.a1), SubscriberID: "77" },
+    });
+    const good = [record(ev(mailOf(ok, fOk, 1), { type: "Send" })), record(ev(mailOf(ok, fOk, 1), { type: "Delivery", at: at("09:00:01") }))];
+    const bad = [record(ev(mailOf(failing, fFailing, 1), { type: "Send" })), record(ev(mailOf(failing, fFailing, 1), { type: "Open", at: at("09:00:02") }))];
+    const dropped = [record("not json"), record(ev({ ...mailOf(ok, fOk, 2), configurationSet: "other" }, { type: "Send" }))];
+
+    // The failing user's message to the events queue fails, as a throttled SQS would.
+    const realFetch = globalThis.fetch;
+    vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+      const body = typeof init?.body === "string" ? (JSON.parse(init.body) as { MessageBody?: string }) : {};
+      if (body.MessageBody && (JSON.parse(body.MessageBody) as { UserID?: number }).UserID === failing.userId) throw new Error("injected: SQS unavailable");
+      return realFetch(input, init);
+    });
+    const res = await handler({ Records: [good[0]!, bad[0]!, dropped[0]!, good[1]!, bad[1]!, dropped[1]!] });
+    vi.restoreAllMocks();
+    expect(res.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(bad.map((r) => r.messageId).sort());
+
+    await settled();
+    const statsOf = async (u: TestUser, fx: Fixture) =>
+      ((await u.get("/api/v1/journey", { JourneyID: fx.journeyId, ...WINDOW })).body["Actions"] as Record<string, unknown>[]).find((a) => Number(a["ActionID"]) === fx.a1)!["Stats"];
+    expect(await statsOf(ok, fOk)).toMatchObject({ SendCount: 1, DeliveryCount: 1 });
+    expect(await statsOf(failing, fFailing)).toMatchObject({ SendCount: 0, OpenCount: 0 });
   });
 });
 
