@@ -99,6 +99,7 @@ async function deployed(outdir: string): Promise<Deployed[]> {
       ["sweeper", stack.sweeper],
       ["steps-dlq", stack.stepsDlqConsumer],
       ["unsubscribe", stack.unsubscribeFunction],
+      ["ses-events", stack.sesEventsAdapter],
     ] as const).map(([name, f]) => ({ name, entry: f.entry, stack: stack as Stack, fn: f.fn })),
   ];
   return Promise.all(

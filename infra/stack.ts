@@ -4,12 +4,15 @@ import * as apigw from "aws-cdk-lib/aws-apigatewayv2";
 import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations";
 import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
+import * as events from "aws-cdk-lib/aws-events";
+import * as eventTargets from "aws-cdk-lib/aws-events-targets";
 import * as iam from "aws-cdk-lib/aws-iam";
 import * as logs from "aws-cdk-lib/aws-logs";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import * as s3 from "aws-cdk-lib/aws-s3";
 import * as scheduler from "aws-cdk-lib/aws-scheduler";
 import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
+import * as ses from "aws-cdk-lib/aws-ses";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import type { Construct } from "constructs";
 import { GROUPS, type CommandDef, type Group } from "../shared/command.js";
@@ -114,6 +117,30 @@ export const SWEEPER_TIMEOUT = Duration.seconds(50);
  * never reads. DUE_SHARDS may only grow (§6).
  */
 export const ENGINE_SETTINGS = { DUE_SHARDS: "16", LONG_WAIT_THRESHOLD_SECONDS: "900" } as const;
+/**
+ * SES events into statistics (ENGINE §8.3, §10). The adapter keeps Lambda's default
+ * 29 s; its queue hides a received batch 6 times that plus the 5 s batching window, so a
+ * batch still in hand is never given to a second invocation. Five receives, then the DLQ.
+ */
+export const SES_EVENTS_BATCH_SIZE = 100;
+export const SES_EVENTS_BATCHING_WINDOW = Duration.seconds(5);
+export const SES_EVENTS_VISIBILITY_TIMEOUT = Duration.seconds(6 * 29 + 5);
+export const SES_EVENTS_MAX_RECEIVE_COUNT = 5;
+/** What the configuration set publishes to EventBridge: every kind the adapter maps (§8.3). */
+export const SES_PUBLISHED_EVENTS = [
+  ses.EmailSendingEvent.SEND,
+  ses.EmailSendingEvent.DELIVERY,
+  ses.EmailSendingEvent.OPEN,
+  ses.EmailSendingEvent.CLICK,
+  ses.EmailSendingEvent.BOUNCE,
+  ses.EmailSendingEvent.COMPLAINT,
+  ses.EmailSendingEvent.REJECT,
+  ses.EmailSendingEvent.RENDERING_FAILURE,
+] as const;
+/** SES reputation alarms (§10): AWS reviews an account from a 5 % bounce or 0.1 % complaint rate. */
+export const SES_BOUNCE_RATE_ALARM = 0.05;
+export const SES_COMPLAINT_RATE_ALARM = 0.001;
+
 /**
  * Registry groups whose commands fire signals, start jobs or hand first steps to the
  * steps queue: subscriber commands (reference), enrolment and ingest (events),
@@ -249,6 +276,12 @@ export class JourneyApiStack extends Stack {
   readonly schedulerRole: iam.Role;
   /** The runner's event source MaximumConcurrency. */
   readonly engineMaxConcurrency: number;
+  /** Every SendEmail names this set (SES_CONFIGURATION_SET); its events feed the adapter. */
+  readonly sesConfigurationSet: ses.ConfigurationSet;
+  readonly sesEventsRule: events.Rule;
+  readonly sesEventsQueue: sqs.Queue;
+  readonly sesEventsDlq: sqs.Queue;
+  readonly sesEventsAdapter: ApiFunction;
 
   constructor(scope: Construct, id: string, props: JourneyApiStackProps = {}) {
     super(scope, id, props);
@@ -587,6 +620,58 @@ export class JourneyApiStack extends Stack {
       },
     });
 
+    // ---- SES events into statistics (ENGINE §8.3, §10) ----
+    // The configuration set every SendEmail names: reputation metrics for the alarms,
+    // bounces and complaints on the account-level suppression list, TLS required to the
+    // receiving server, and every event kind published to the default EventBridge bus.
+    this.sesConfigurationSet = new ses.ConfigurationSet(this, "SesConfigurationSet", {
+      reputationMetrics: true,
+      suppressionReasons: ses.SuppressionReasons.BOUNCES_AND_COMPLAINTS,
+      tlsPolicy: ses.ConfigurationSetTlsPolicy.REQUIRE,
+    });
+    this.sesConfigurationSet.addEventDestination("ToEventBridge", {
+      destination: ses.EventDestination.eventBus(events.EventBus.fromEventBusName(this, "DefaultEventBus", "default")),
+      events: [...SES_PUBLISHED_EVENTS],
+    });
+    this.sesEventsDlq = new sqs.Queue(this, "SesEventsDlq", {
+      // The longest SQS allows: these are deliveries and engagement never counted.
+      retentionPeriod: Duration.days(14),
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+    });
+    this.sesEventsQueue = new sqs.Queue(this, "SesEventsQueue", {
+      visibilityTimeout: SES_EVENTS_VISIBILITY_TIMEOUT,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      deadLetterQueue: { queue: this.sesEventsDlq, maxReceiveCount: SES_EVENTS_MAX_RECEIVE_COUNT },
+    });
+    // Only this set's events: the rule matches the tag SES puts on every message it sends
+    // with the set. The target adds the queue policy, which admits EventBridge for this
+    // rule alone (aws:SourceArn).
+    this.sesEventsRule = new events.Rule(this, "SesEventsRule", {
+      description: "SES events of the Journey API's configuration set → the SES events queue (ENGINE §8.3)",
+      eventPattern: {
+        source: ["aws.ses"],
+        detail: { mail: { tags: { "ses:configuration-set": [this.sesConfigurationSet.configurationSetName] } } },
+      },
+      targets: [new eventTargets.SqsQueue(this.sesEventsQueue)],
+    });
+    // The adapter: maps SES events onto the events queue, and marks Reject and
+    // RenderingFailure on email states (an update, guarded by the journey's existence).
+    this.sesEventsAdapter = new ApiFunction(this, "SesEventsFunction", {
+      target: "ses-events",
+      environment: { ...environment, ...eventsEnvironment, SES_CONFIGURATION_SET: this.sesConfigurationSet.configurationSetName },
+    });
+    this.grantTable(this.sesEventsAdapter, ["dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"]);
+    this.eventsQueue.grantSendMessages(this.sesEventsAdapter.fn);
+    this.sesEventsAdapter.fn.addEventSource(
+      new SqsEventSource(this.sesEventsQueue, {
+        batchSize: SES_EVENTS_BATCH_SIZE,
+        maxBatchingWindow: SES_EVENTS_BATCHING_WINDOW,
+        reportBatchItemFailures: true,
+      }),
+    );
+
     const alarms = this.alarms();
     this.dashboard(alarms);
 
@@ -599,6 +684,9 @@ export class JourneyApiStack extends Stack {
     new CfnOutput(this, "ExportsBucketName", { value: this.exportsBucket.bucketName });
     // For an operator inspecting or redriving what the DLQ consumer could not handle (docs/operations.md).
     new CfnOutput(this, "StepsDlqUrl", { value: this.stepsDlq.queueUrl });
+    // The runner's SES_CONFIGURATION_SET (§8.1) is this name; the SES events DLQ is for redriving by hand.
+    new CfnOutput(this, "SesConfigurationSetName", { value: this.sesConfigurationSet.configurationSetName });
+    new CfnOutput(this, "SesEventsDlqUrl", { value: this.sesEventsDlq.queueUrl });
   }
 
   /** Exact item-level actions on the table itself (never its indexes, which are granted one by one). */
@@ -669,6 +757,7 @@ export class JourneyApiStack extends Stack {
       ["steps-dlq", this.stepsDlqConsumer],
       ["sweeper", this.sweeper],
       ["unsubscribe", this.unsubscribeFunction],
+      ["ses-events", this.sesEventsAdapter],
     ] as const;
     for (const [target, f] of [...this.functions, ...workers]) {
       made.push(new cloudwatch.Alarm(this, `${pascal(target)}ErrorsAlarm`, {
@@ -718,6 +807,7 @@ export class JourneyApiStack extends Stack {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     }));
     made.push(...this.engineAlarms(common));
+    made.push(...this.sesAlarms(common));
     return made;
   }
 
@@ -780,6 +870,47 @@ export class JourneyApiStack extends Stack {
     return made;
   }
 
+  /** A reputation rate (0–1) SES publishes for the configuration set, at its worst over 15 minutes. */
+  private sesReputation(metricName: string): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: "AWS/SES",
+      metricName,
+      dimensionsMap: { "ses:configuration-set": this.sesConfigurationSet.configurationSetName },
+      statistic: "Maximum",
+      period: Duration.minutes(15),
+    });
+  }
+
+  /** ENGINE §10's SES alarms: the SES events DLQ, and the configuration set's reputation. */
+  private sesAlarms(common: Pick<cloudwatch.AlarmProps, "threshold" | "evaluationPeriods" | "comparisonOperator" | "treatMissingData">): cloudwatch.Alarm[] {
+    const made: cloudwatch.Alarm[] = [];
+    // Nothing consumes the SES events DLQ: whatever is there was never counted.
+    made.push(new cloudwatch.Alarm(this, "SesEventsDlqAlarm", {
+      ...common,
+      alarmDescription: "SES events reached the SES events DLQ after 5 failed deliveries: sends, deliveries or engagement not counted",
+      metric: this.sesEventsDlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: "Maximum" }),
+    }));
+    // The set's own reputation metrics (reputationMetrics on): the rates SES computes over
+    // a representative volume; at 10 % bounces or 0.5 % complaints it may pause sending.
+    made.push(new cloudwatch.Alarm(this, "SesBounceRateAlarm", {
+      alarmDescription: "SES bounce rate of the Journey API's configuration set over 5 %",
+      metric: this.sesReputation("Reputation.BounceRate"),
+      threshold: SES_BOUNCE_RATE_ALARM,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    }));
+    made.push(new cloudwatch.Alarm(this, "SesComplaintRateAlarm", {
+      alarmDescription: "SES complaint rate of the Journey API's configuration set over 0.1 %",
+      metric: this.sesReputation("Reputation.ComplaintRate"),
+      threshold: SES_COMPLAINT_RATE_ALARM,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    }));
+    return made;
+  }
+
   /** One dashboard: traffic, errors, the app's own metrics, queues and the alarms. */
   private dashboard(alarms: cloudwatch.Alarm[]): void {
     const every = [
@@ -791,6 +922,7 @@ export class JourneyApiStack extends Stack {
       this.stepsDlqConsumer,
       this.sweeper,
       this.unsubscribeFunction,
+      this.sesEventsAdapter,
     ];
     const byCommand = (metric: string) =>
       new cloudwatch.MathExpression({
@@ -878,6 +1010,34 @@ export class JourneyApiStack extends Stack {
             title: "Engine: sweeper",
             left: [this.appMetric("SweeperHanded"), this.appMetric("SweeperRecovered")],
             right: [this.appMetric("SweeperLagMinutes", {}, "Maximum")],
+            width: 8,
+          }),
+        ],
+        [
+          new cloudwatch.GraphWidget({
+            title: "SES events by Type",
+            left: ["SesEventsMapped", "SesEventsDropped"].map(
+              (m) =>
+                new cloudwatch.MathExpression({
+                  expression: `SEARCH('{${METRICS_NAMESPACE},service,Type} MetricName="${m}"', 'Sum', 300)`,
+                  label: "",
+                  period: Duration.minutes(5),
+                }),
+            ),
+            width: 8,
+          }),
+          new cloudwatch.GraphWidget({
+            title: "SES events queue",
+            left: [
+              this.sesEventsQueue.metricApproximateNumberOfMessagesVisible({ label: "SES events visible" }),
+              this.sesEventsDlq.metricApproximateNumberOfMessagesVisible({ label: "SES events DLQ" }),
+            ],
+            right: [this.sesEventsQueue.metricApproximateAgeOfOldestMessage({ label: "SES events oldest (s)" })],
+            width: 8,
+          }),
+          new cloudwatch.GraphWidget({
+            title: "SES reputation",
+            left: ["Reputation.BounceRate", "Reputation.ComplaintRate"].map((m) => this.sesReputation(m)),
             width: 8,
           }),
         ],

@@ -42,6 +42,13 @@ const schema = z.object({
   DUE_SHARDS: envInt(16, 1),
   /** Waits up to this many seconds ahead travel as SQS delays, longer ones in the due index (§6; clamped to 120–900). */
   LONG_WAIT_THRESHOLD_SECONDS: envInt(900, 1),
+  /**
+   * SES (ENGINE §8.3): the configuration set every SendEmail names and whose events the
+   * adapter accepts (any other set's are dropped); and the SES events queue, which the
+   * local sender (`DELIVERY_MODE=local`) feeds as EventBridge does on AWS.
+   */
+  SES_CONFIGURATION_SET: z.optional(z.string().check(z.minLength(1))),
+  SES_EVENTS_QUEUE_URL: optionalUrl,
   /** CSV exports: the job queue, the bucket, how long a claim lasts and how many tries a job gets. */
   EXPORTS_QUEUE_URL: optionalUrl,
   EXPORTS_BUCKET: z.optional(z.string().check(z.minLength(1))),

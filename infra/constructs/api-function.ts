@@ -42,11 +42,12 @@ export type FunctionEnvironment = Pick<
       | "LONG_WAIT_THRESHOLD_SECONDS"
       | "UNSUBSCRIBE_KEYS_SECRET_ARN"
       | "PUBLIC_BASE_URL"
+      | "SES_CONFIGURATION_SET"
     >
   >;
 
 /** Queue consumers and the sweeper: Lambdas with an entry point of their own but no registry group, so no routes. */
-export const WORKER_TARGETS = ["events-worker", "export-worker", "export-dlq", "engine", "sweeper", "steps-dlq"] as const;
+export const WORKER_TARGETS = ["events-worker", "export-worker", "export-dlq", "engine", "sweeper", "steps-dlq", "ses-events"] as const;
 export type WorkerTarget = (typeof WORKER_TARGETS)[number];
 
 /** The static pages (/docs, /console): no registry group, no table. */

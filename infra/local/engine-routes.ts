@@ -11,12 +11,14 @@ import { armFault, clearFaults, FAULT_POINTS, type FaultPoint } from "../../shar
 import { hand, recover, RECOVERY_LAG_MINUTES, writeMark } from "../../shared/engine/sweeper.js";
 import { localRechecksPending } from "../../shared/engine/jobs.js";
 import type { Item } from "../../shared/domain/owned.js";
-import { clearOutbox, readOutbox, type OutboxQuery } from "../../shared/delivery/local-outbox.js";
+import { clearOutbox, outboxMessage, readOutbox, type OutboxQuery } from "../../shared/delivery/local-outbox.js";
+import { putLocalSesEvents, sesMailOf } from "../../shared/delivery/local-ses.js";
+import { sesEvent, type BounceType, type SesEventType } from "../../shared/delivery/ses-shape.js";
 import { formatDateTime, parseDateTime } from "../../shared/time.js";
 
 /**
  * The engine's local-only test surface (ENGINE §9): `/_local/clock`,
- * `/_local/engine`, `/_local/faults` and `/_local/outbox`. It exists only in the local gateway and
+ * `/_local/engine`, `/_local/faults`, `/_local/outbox` and `/_local/ses/events`. It exists only in the local gateway and
  * only under ENGINE_LOCAL_ROUTES=1: outside the command registry, so neither CDK
  * nor `/api.php` can ever serve it. Every route needs the AdminAPIKey header.
  */
@@ -56,6 +58,47 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   } catch {
     return undefined;
   }
+}
+
+/** The kinds `/_local/ses/events` injects: everything SES publishes after the Send, which the local sender puts itself. */
+const INJECTED_SES_TYPES: readonly SesEventType[] = ["Delivery", "Open", "Click", "Bounce", "Complaint", "Reject", "RenderingFailure"];
+
+/**
+ * `POST /_local/ses/events`: one SES event for a message of the local outbox, put on the
+ * SES events queue exactly as the local sender puts its own, so it travels the adapter
+ * and ingest as SES's would. Recipients default to the To address; a CC's are allowed,
+ * which the adapter must then drop (§8.3's recipient rule).
+ */
+async function injectSesEvent(res: ServerResponse, body: unknown): Promise<void> {
+  const o = body && typeof body === "object" && !Array.isArray(body) ? (body as Record<string, unknown>) : undefined;
+  const messageId = o?.["MessageId"];
+  if (typeof messageId !== "string" || messageId === "") return invalid(res, "MessageId");
+  const type = o?.["Type"];
+  if (typeof type !== "string" || !INJECTED_SES_TYPES.includes(type as SesEventType)) return invalid(res, "Type");
+  const link = o?.["Link"];
+  if (link !== undefined && (typeof link !== "string" || link === "")) return invalid(res, "Link");
+  const bounceType = o?.["BounceType"];
+  if (bounceType !== undefined && bounceType !== "Permanent" && bounceType !== "Transient") return invalid(res, "BounceType");
+  const recipients = o?.["Recipients"];
+  if (
+    recipients !== undefined &&
+    (!Array.isArray(recipients) || recipients.length === 0 || recipients.length > 50 || recipients.some((r) => typeof r !== "string" || r === ""))
+  ) {
+    return invalid(res, "Recipients");
+  }
+  const message = outboxMessage(messageId);
+  if (!message || message.Channel !== "email") {
+    return json(res, 404, { Success: false, Errors: [{ Code: 2, Message: "Message not found in the local outbox" }] });
+  }
+  const event = sesEvent(sesMailOf(message), {
+    type: type as SesEventType,
+    at: new Date(productEpoch() * 1000),
+    ...(recipients !== undefined ? { recipients: recipients as string[] } : {}),
+    ...(bounceType !== undefined ? { bounceType: bounceType as BounceType } : {}),
+    ...(link !== undefined ? { link } : {}),
+  });
+  await putLocalSesEvents([event]);
+  json(res, 200, { Queued: 1 });
 }
 
 /** Every due-index entry (one paginated Scan of the index: local only). */
@@ -161,7 +204,7 @@ export function engineRoutes(opts: EngineRoutesOptions) {
     if (!path.startsWith("/_local/")) return false;
     const route = path.slice("/_local/".length);
     const method = (req.method ?? "GET").toUpperCase();
-    const known = { clock: ["GET", "POST"], engine: ["GET"], faults: ["POST", "DELETE"], outbox: ["GET", "DELETE"] } as Record<string, string[]>;
+    const known = { clock: ["GET", "POST"], engine: ["GET"], faults: ["POST", "DELETE"], outbox: ["GET", "DELETE"], "ses/events": ["POST"] } as Record<string, string[]>;
     if (!known[route]?.includes(method)) return false;
     if (!adminOk(req, opts.adminKey)) {
       json(res, 401, { Success: false, Errors: [{ Code: 99998, Message: "Authentication failed" }] });
@@ -219,6 +262,7 @@ export function engineRoutes(opts: EngineRoutesOptions) {
         true
       );
     }
+    if (route === "ses/events") return await injectSesEvent(res, await readJson(req)), true;
     if (method === "DELETE") {
       clearFaults();
       return json(res, 200, { Cleared: true }), true;

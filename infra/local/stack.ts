@@ -103,6 +103,16 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       },
     });
 
+    // The SES events queue (ENGINE §8.3, §9): the local sender puts SES-shaped events
+    // here as the EventBridge rule does on AWS, and the adapter maps them onto the events queue.
+    const sesEventsDlq = fauxqs.createQueue("journey-ses-events-dlq");
+    const sesEventsQueue = fauxqs.createQueue("journey-ses-events", {
+      attributes: {
+        VisibilityTimeout: String(LOCAL_VISIBILITY_TIMEOUT_SECONDS),
+        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: sesEventsDlq.queueArn, maxReceiveCount: 5 }),
+      },
+    });
+
     const adminKey = opts.adminKey ?? randomBytes(24).toString("base64url");
     // The port is fixed before the environment is built: links signed by any handler name this gateway.
     const port = opts.port || (await freePort());
@@ -119,6 +129,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       EXPORTS_QUEUE_URL: exportsQueue.queueUrl,
       STEPS_QUEUE_URL: stepsQueue.queueUrl,
       STEPS_DLQ_URL: stepsDlq.queueUrl,
+      SES_EVENTS_QUEUE_URL: sesEventsQueue.queueUrl,
+      SES_CONFIGURATION_SET: process.env["SES_CONFIGURATION_SET"] ?? "journey-local",
       EXPORTS_BUCKET: bucket,
       EXPORT_LEASE_SECONDS: String(LOCAL_EXPORT_LEASE_SECONDS),
       EXPORT_MAX_ATTEMPTS: String(LOCAL_EXPORT_ATTEMPTS),
@@ -156,7 +168,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
             adminKey,
             sqsEndpoint: fauxqs.address,
             region: env["AWS_REGION"]!,
-            queues: { steps: stepsQueue.queueUrl, events: eventsQueue.queueUrl },
+            queues: { steps: stepsQueue.queueUrl, events: eventsQueue.queueUrl, sesEvents: sesEventsQueue.queueUrl },
             ...(opts.clockFile ? { clockFile: opts.clockFile } : {}),
           })
         : undefined;
@@ -208,6 +220,15 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       batchSize: 10,
     });
     stops.unshift(() => runner.stop(), () => stepsDlqConsumer.stop());
+    // The SES events adapter (ENGINE §8.3), as deployed minus the batch size: SQS hands at most 10 a receive.
+    const sesEvents = startPoller({
+      ...pollerBase,
+      name: "journey-api-ses-events",
+      queueUrl: sesEventsQueue.queueUrl,
+      handlerModule: new URL("../../functions/ses-events/index.ts", import.meta.url).href,
+      batchSize: 10,
+    });
+    stops.unshift(() => sesEvents.stop());
     const sweeper = startSweeper(Number(env["LOCAL_SWEEP_MS"]));
     stops.unshift(() => sweeper.stop());
 

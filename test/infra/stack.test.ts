@@ -7,6 +7,7 @@ import { commands, commandsOf } from "../../shared/registry.js";
 import { RUNTIME_ENVIRONMENT, type ApiFunction } from "../../infra/constructs/api-function.js";
 import { API_THROTTLE, EVENTS_WORKER_TIMEOUT, EXPORT_WORKER_TIMEOUT, JourneyApiStack, RUNNER_TIMEOUT, SWEEPER_TIMEOUT } from "../../infra/stack.js";
 import { PUBLIC_ROUTES } from "../../shared/public-routes.js";
+import { SES_EVENT_TYPES } from "../../shared/delivery/ses-shape.js";
 import { WEB_ROUTES } from "../../shared/web.js";
 import { configureSms, smsSettings } from "../../infra/sms.js";
 
@@ -49,7 +50,7 @@ const roleOf = (f: ApiFunction): string => logicalId(f.fn.role?.node.defaultChil
 const workerFnId = (): string => fnOf(stack.eventsWorker);
 const workerRoleId = (): string => roleOf(stack.eventsWorker);
 /** The queue consumers and the sweeper: no route, each with an entry point of its own. */
-const workers = (): ApiFunction[] => [stack.eventsWorker, stack.exportWorker, stack.exportDlqConsumer, stack.runner, stack.stepsDlqConsumer, stack.sweeper];
+const workers = (): ApiFunction[] => [stack.eventsWorker, stack.exportWorker, stack.exportDlqConsumer, stack.runner, stack.stepsDlqConsumer, stack.sweeper, stack.sesEventsAdapter];
 /** Every Lambda the stack is meant to build, by logical ID: the routed ones, the workers, the web pages and the unsubscribe link's. */
 const allFnIds = (): string[] => [...targets.map(fnId), ...workers().map(fnOf), fnOf(stack.webFunction), fnOf(stack.unsubscribeFunction)];
 const queueArnOf = (q: { node: { defaultChild?: unknown } }) => ({ "Fn::GetAtt": [logicalId(q.node.defaultChild), "Arn"] });
@@ -206,12 +207,13 @@ describe("HTTP API routes", () => {
 });
 
 describe("Lambda functions", () => {
-  it("builds exactly one function per routed group plus the dispatcher, the six workers, the web function and the unsubscribe function", () => {
+  it("builds exactly one function per routed group plus the dispatcher, the seven workers, the web function and the unsubscribe function", () => {
     expect([...stack.functions.keys()].sort()).toEqual([...targets].sort());
-    // The events worker, the export worker, the exports DLQ consumer, the runner and the
-    // steps DLQ consumer serve queues rather than routes; the sweeper runs on a schedule.
+    // The events worker, the export worker, the exports DLQ consumer, the runner, the
+    // steps DLQ consumer and the SES events adapter serve queues rather than routes; the
+    // sweeper runs on a schedule.
     const ids = allFnIds();
-    expect(new Set(ids).size).toBe(targets.length + 8);
+    expect(new Set(ids).size).toBe(targets.length + 9);
     expect(ofType("AWS::Lambda::Function").map(([id]) => id).sort()).toEqual([...ids].sort());
   });
 
@@ -499,7 +501,7 @@ describe("alarms", () => {
   });
 
   it("alarms on errors of every function, workers included, within 5 minutes", () => {
-    expect(allFnIds()).toHaveLength(targets.length + 8);
+    expect(allFnIds()).toHaveLength(targets.length + 9);
     for (const id of allFnIds()) {
       const fn = { Ref: id };
       const errors = alarms().filter(
@@ -658,14 +660,14 @@ describe("events queue", () => {
 });
 
 describe("queues and their consumers", () => {
-  it("declares exactly the events, exports and steps queues and their DLQs", () => {
-    const expected = [stack.eventsQueue, stack.eventsDlq, stack.exportsQueue, stack.exportsDlq, stack.stepsQueue, stack.stepsDlq].map((q) =>
+  it("declares exactly the events, exports, steps and SES events queues and their DLQs", () => {
+    const expected = [stack.eventsQueue, stack.eventsDlq, stack.exportsQueue, stack.exportsDlq, stack.stepsQueue, stack.stepsDlq, stack.sesEventsQueue, stack.sesEventsDlq].map((q) =>
       logicalId(q.node.defaultChild),
     );
     expect(ofType("AWS::SQS::Queue").map(([id]) => id).sort()).toEqual([...expected].sort());
   });
 
-  it("connects each queue to one consumer: events → events worker, exports → export worker, exports DLQ → DLQ consumer, steps → runner, steps DLQ → its consumer", () => {
+  it("connects each queue to one consumer: events → events worker, exports → export worker, exports DLQ → DLQ consumer, steps → runner, steps DLQ → its consumer, SES events → adapter", () => {
     const pairs = ofType("AWS::Lambda::EventSourceMapping")
       .map(([, r]) => JSON.stringify([r.Properties?.["EventSourceArn"], r.Properties?.["FunctionName"]]))
       .sort();
@@ -675,20 +677,22 @@ describe("queues and their consumers", () => {
       [queueArnOf(stack.exportsDlq), { Ref: fnOf(stack.exportDlqConsumer) }],
       [queueArnOf(stack.stepsQueue), { Ref: fnOf(stack.runner) }],
       [queueArnOf(stack.stepsDlq), { Ref: fnOf(stack.stepsDlqConsumer) }],
+      [queueArnOf(stack.sesEventsQueue), { Ref: fnOf(stack.sesEventsAdapter) }],
     ]
       .map((p) => JSON.stringify(p))
       .sort();
-    // The events DLQ has no consumer: its messages wait for a manual redrive.
+    // The events and SES events DLQs have no consumer: their messages wait for a manual redrive.
     expect(pairs).toEqual(expected);
   });
 
-  it("grants receive and delete only to the five consumers, each on its own queue", () => {
+  it("grants receive and delete only to the six consumers, each on its own queue", () => {
     const consumers: [ApiFunction, unknown][] = [
       [stack.eventsWorker, queueArnOf(stack.eventsQueue)],
       [stack.exportWorker, queueArnOf(stack.exportsQueue)],
       [stack.exportDlqConsumer, queueArnOf(stack.exportsDlq)],
       [stack.runner, queueArnOf(stack.stepsQueue)],
       [stack.stepsDlqConsumer, queueArnOf(stack.stepsDlq)],
+      [stack.sesEventsAdapter, queueArnOf(stack.sesEventsQueue)],
     ];
     for (const action of ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"]) {
       expect(rolesAllowing(action), action).toEqual(consumers.map(([f]) => roleOf(f)).sort());
@@ -1154,8 +1158,8 @@ describe("engine (ENGINE §10, the runner's part)", () => {
       expect(allStatements().filter((st) => allows(st, "sqs:SendMessage", queueArnOf(stack.stepsDlq)))).toEqual([]);
     });
 
-    it("lets only the functions that deliver events send to the events queue: enrolment commands, the runner, the DLQ consumer, the unsubscribe link", () => {
-      const senders = [stack.functions.get("events")!, stack.functions.get("legacy")!, stack.runner, stack.stepsDlqConsumer, stack.unsubscribeFunction].map(roleOf).sort();
+    it("lets only the functions that deliver events send to the events queue: enrolment commands, the runner, the DLQ consumer, the unsubscribe link, the SES events adapter", () => {
+      const senders = [stack.functions.get("events")!, stack.functions.get("legacy")!, stack.runner, stack.stepsDlqConsumer, stack.unsubscribeFunction, stack.sesEventsAdapter].map(roleOf).sort();
       expect(rolesAllowing("sqs:SendMessage", queueArnOf(stack.eventsQueue))).toEqual(senders);
     });
 
@@ -1393,5 +1397,140 @@ describe("SendSMS (ENGINE §8.5, §10)", () => {
         expect(() => smsSettings(new App({ context: { smsGateways: gateway, smsConfigurationSet } })), smsConfigurationSet).toThrow(/Invalid smsConfigurationSet context/);
       }
     });
+  });
+});
+
+describe("SES events into statistics (ENGINE §8.3, §10)", () => {
+  const setId = () => logicalId(stack.sesConfigurationSet.node.defaultChild);
+  const queueId = () => logicalId(stack.sesEventsQueue.node.defaultChild);
+  const dlqId = () => logicalId(stack.sesEventsDlq.node.defaultChild);
+  const ruleId = () => logicalId(stack.sesEventsRule.node.defaultChild);
+  const adapterId = () => fnOf(stack.sesEventsAdapter);
+  const tableArn = () => ({ "Fn::GetAtt": [logicalId(stack.table.node.defaultChild), "Arn"] });
+  const policyStatements = (queue: string) =>
+    ofType("AWS::SQS::QueuePolicy")
+      .filter(([, p]) => asArray(p.Properties?.["Queues"] as unknown[]).some((q) => same(q, { Ref: queue })))
+      .flatMap(([, p]) => asArray((p.Properties?.["PolicyDocument"] as Json)["Statement"] as Json[]));
+  const alarms = () => ofType("AWS::CloudWatch::Alarm").map(([, r]) => r.Properties as Json);
+
+  it("declares one configuration set: reputation metrics on, BOUNCE and COMPLAINT suppressed, TLS required", () => {
+    const sets = ofType("AWS::SES::ConfigurationSet");
+    expect(sets.map(([id]) => id)).toEqual([setId()]);
+    expect(sets[0]![1].Properties).toEqual({
+      DeliveryOptions: { TlsPolicy: "REQUIRE" },
+      ReputationOptions: { ReputationMetricsEnabled: true },
+      SuppressionOptions: { SuppressedReasons: ["BOUNCE", "COMPLAINT"] },
+    });
+  });
+
+  it("publishes the eight kinds the adapter maps to the default EventBridge bus, and nowhere else", () => {
+    const destinations = ofType("AWS::SES::ConfigurationSetEventDestination");
+    expect(destinations).toHaveLength(1);
+    const p = destinations[0]![1].Properties!;
+    expect(p["ConfigurationSetName"]).toEqual({ Ref: setId() });
+    const d = p["EventDestination"] as Json;
+    expect(d["Enabled"]).toBe(true);
+    expect(d["EventBridgeDestination"]).toEqual({
+      EventBusArn: { "Fn::Join": ["", ["arn:", { Ref: "AWS::Partition" }, ":events:", { Ref: "AWS::Region" }, ":", { Ref: "AWS::AccountId" }, ":event-bus/default"]] },
+    });
+    // CloudFormation's spelling of SEND … RENDERING_FAILURE: one per kind the adapter knows.
+    const kinds = SES_EVENT_TYPES.map((t) => t.charAt(0).toLowerCase() + t.slice(1));
+    expect([...(d["MatchingEventTypes"] as string[])].sort()).toEqual([...kinds].sort());
+    expect(Object.keys(d).sort()).toEqual(["Enabled", "EventBridgeDestination", "MatchingEventTypes"]);
+  });
+
+  it("routes only aws.ses events of this configuration set, by rule on the default bus, to the SES events queue", () => {
+    const rules = ofType("AWS::Events::Rule");
+    expect(rules.map(([id]) => id)).toEqual([ruleId()]);
+    const p = rules[0]![1].Properties!;
+    expect(p["EventBusName"]).toBeUndefined();
+    expect(p["EventPattern"]).toEqual({ source: ["aws.ses"], detail: { mail: { tags: { "ses:configuration-set": [{ Ref: setId() }] } } } });
+    expect(p["Targets"]).toEqual([{ Arn: { "Fn::GetAtt": [queueId(), "Arn"] }, Id: "Target0" }]);
+  });
+
+  it("admits only this rule to the queue: EventBridge, conditioned on the rule's ARN, and denies calls without TLS", () => {
+    const statements = policyStatements(queueId());
+    expect(statements.some((st) => st["Effect"] === "Deny" && same(st["Condition"], { Bool: { "aws:SecureTransport": "false" } }))).toBe(true);
+    const allowed = statements.filter((st) => st["Effect"] === "Allow");
+    expect(allowed).toEqual([
+      {
+        Effect: "Allow",
+        Principal: { Service: "events.amazonaws.com" },
+        Action: ["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"],
+        Condition: { ArnEquals: { "aws:SourceArn": { "Fn::GetAtt": [ruleId(), "Arn"] } } },
+        Resource: { "Fn::GetAtt": [queueId(), "Arn"] },
+      },
+    ]);
+    // Nothing else may send there, through any role.
+    expect(rolesAllowing("sqs:SendMessage", queueArnOf(stack.sesEventsQueue))).toEqual([]);
+  });
+
+  it("encrypts the queue and its DLQ, moves a message to the DLQ after 5 receives and keeps it 14 days", () => {
+    for (const id of [queueId(), dlqId()]) expect(resources[id]?.Properties?.["SqsManagedSseEnabled"], id).toBe(true);
+    expect(resources[queueId()]?.Properties?.["RedrivePolicy"]).toEqual({ deadLetterTargetArn: { "Fn::GetAtt": [dlqId(), "Arn"] }, maxReceiveCount: 5 });
+    expect(resources[dlqId()]?.Properties?.["MessageRetentionPeriod"]).toBe(14 * 24 * 3600);
+    const dlqStatements = policyStatements(dlqId());
+    expect(dlqStatements.some((st) => st["Effect"] === "Deny" && same(st["Condition"], { Bool: { "aws:SecureTransport": "false" } }))).toBe(true);
+    expect(dlqStatements.filter((st) => st["Effect"] !== "Deny")).toEqual([]);
+    const feeding = ofType("AWS::SQS::Queue").filter(([, q]) => same((q.Properties?.["RedrivePolicy"] as Json | undefined)?.["deadLetterTargetArn"], { "Fn::GetAtt": [dlqId(), "Arn"] }));
+    expect(feeding.map(([id]) => id)).toEqual([queueId()]);
+  });
+
+  it("feeds the adapter in batches of 100 within 5 s, with partial batch responses, hidden longer than 6 runs and the window", () => {
+    const mappings = ofType("AWS::Lambda::EventSourceMapping").filter(([, r]) => same(r.Properties?.["EventSourceArn"], queueArnOf(stack.sesEventsQueue)));
+    expect(mappings).toHaveLength(1);
+    expect(mappings[0]![1].Properties).toMatchObject({
+      FunctionName: { Ref: adapterId() },
+      BatchSize: 100,
+      MaximumBatchingWindowInSeconds: 5,
+      FunctionResponseTypes: ["ReportBatchItemFailures"],
+    });
+    const timeout = resources[adapterId()]?.Properties?.["Timeout"] as number;
+    expect(resources[queueId()]?.Properties?.["VisibilityTimeout"] as number).toBeGreaterThanOrEqual(6 * timeout + 5);
+  });
+
+  it("lets the adapter update email states (UpdateItem, ConditionCheckItem on the table) and send to the events queue, nothing more", () => {
+    const statements = statementsOf(roleOf(stack.sesEventsAdapter));
+    const dynamo = statements.filter((st) => asArray(st.Action).some((a) => a.startsWith("dynamodb:")));
+    expect(dynamo.map((st) => ({ actions: [...asArray(st.Action)].sort(), resources: asArray(st.Resource) }))).toEqual([
+      { actions: ["dynamodb:ConditionCheckItem", "dynamodb:UpdateItem"], resources: [tableArn()] },
+    ]);
+    const sends = statements.filter((st) => allows(st, "sqs:SendMessage")).flatMap((st) => asArray(st.Resource));
+    expect(sends).toEqual([queueArnOf(stack.eventsQueue)]);
+    expect(actionsOf(statements).filter((a) => a.startsWith("secretsmanager:") || a.startsWith("ses:") || a.startsWith("s3:"))).toEqual([]);
+  });
+
+  it("tells the adapter the configuration set and the events queue", () => {
+    const env = (resources[adapterId()]?.Properties?.["Environment"] as { Variables: Record<string, unknown> }).Variables;
+    expect(env["SES_CONFIGURATION_SET"]).toEqual({ Ref: setId() });
+    expect(env["EVENTS_QUEUE_URL"]).toEqual({ Ref: logicalId(stack.eventsQueue.node.defaultChild) });
+    expect(env["TABLE_NAME"]).toEqual({ Ref: logicalId(stack.table.node.defaultChild) });
+  });
+
+  it("outputs the configuration set's name (the runner's SES_CONFIGURATION_SET) and the SES events DLQ's URL", () => {
+    const outputs = template.toJSON()["Outputs"] as Record<string, { Value: unknown }>;
+    expect(outputs["SesConfigurationSetName"]?.Value).toEqual({ Ref: setId() });
+    expect(outputs["SesEventsDlqUrl"]?.Value).toEqual({ Ref: dlqId() });
+  });
+
+  it("alarms on SES's bounce rate over 5 %, complaint rate over 0.1 %, one message in the SES events DLQ, and adapter errors", () => {
+    const reputation = (metric: string) => alarms().filter((a) => a["Namespace"] === "AWS/SES" && a["MetricName"] === metric);
+    for (const [metric, threshold] of [["Reputation.BounceRate", 0.05], ["Reputation.ComplaintRate", 0.001]] as const) {
+      const found = reputation(metric);
+      expect(found, metric).toHaveLength(1);
+      expect(found[0], metric).toMatchObject({ Threshold: threshold, ComparisonOperator: "GreaterThanThreshold", Dimensions: [{ Name: "ses:configuration-set", Value: { Ref: setId() } }] });
+    }
+    const dlq = alarms().filter(
+      (a) => a["Namespace"] === "AWS/SQS" && a["MetricName"] === "ApproximateNumberOfMessagesVisible" && same(a["Dimensions"], [{ Name: "QueueName", Value: { "Fn::GetAtt": [dlqId(), "QueueName"] } }]),
+    );
+    expect(dlq).toHaveLength(1);
+    expect(dlq[0]).toMatchObject({ Threshold: 1, ComparisonOperator: "GreaterThanOrEqualToThreshold" });
+    const errors = alarms().filter((a) => a["MetricName"] === "Errors" && same(a["Dimensions"], [{ Name: "FunctionName", Value: { Ref: adapterId() } }]));
+    expect(errors).toHaveLength(1);
+  });
+
+  it("shows SesEventsMapped and SesEventsDropped by Type, the SES events queues and SES reputation on the dashboard", () => {
+    const body = JSON.stringify(ofType("AWS::CloudWatch::Dashboard")[0]![1].Properties?.["DashboardBody"]);
+    for (const m of ["SesEventsMapped", "SesEventsDropped", "SES events queue", "Reputation.BounceRate", "Reputation.ComplaintRate"]) expect(body, m).toContain(m);
   });
 });
