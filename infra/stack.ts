@@ -26,6 +26,7 @@ import { WEB_ROUTES } from "../shared/web.js";
 import { ApiFunction } from "./constructs/api-function.js";
 import { buildWebAssets } from "./web-assets.js";
 import { configureSms } from "./sms.js";
+import { senderDomainsFromContext } from "./delivery-config.js";
 import { TABLE, TABLE_INDEXES } from "./table.js";
 
 /** The methods and paths the /api.php dispatcher answers on, besides $default. */
@@ -672,6 +673,25 @@ export class JourneyApiStack extends Stack {
       }),
     );
 
+    // ---- SendEmail (ENGINE §8.1, §10) ----
+    // The runner sends only from the configured sender domains (verified in SES outside the
+    // stack), and only through this configuration set, so every message reports its events.
+    const senderDomains = senderDomainsFromContext(this);
+    this.runner.fn.addEnvironment("SENDER_DOMAINS", JSON.stringify(senderDomains));
+    this.runner.fn.addEnvironment("SES_CONFIGURATION_SET", this.sesConfigurationSet.configurationSetName);
+    const sendingDomains = [...new Set(Object.values(senderDomains).map((d) => d.Domain))].sort();
+    if (sendingDomains.length > 0) {
+      this.runner.fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ["ses:SendEmail"],
+          resources: [
+            ...sendingDomains.map((d) => this.formatArn({ service: "ses", resource: "identity", resourceName: d })),
+            this.formatArn({ service: "ses", resource: "configuration-set", resourceName: this.sesConfigurationSet.configurationSetName }),
+          ],
+        }),
+      );
+    }
+
     const alarms = this.alarms();
     this.dashboard(alarms);
 
@@ -811,7 +831,7 @@ export class JourneyApiStack extends Stack {
     return made;
   }
 
-  /** ENGINE §10's alarms for the runner and the sweeper (the SES and SMS ones come with delivery). */
+  /** ENGINE §10's alarms for the runner and the sweeper, and for sends (§8.2). */
   private engineAlarms(common: Pick<cloudwatch.AlarmProps, "threshold" | "evaluationPeriods" | "comparisonOperator" | "treatMissingData">): cloudwatch.Alarm[] {
     const made: cloudwatch.Alarm[] = [];
     // The DLQ consumer empties its queue within seconds, so its depth would rarely
@@ -854,6 +874,36 @@ export class JourneyApiStack extends Stack {
       metric: this.appMetric("SweeperRecovered").with({ period: Duration.minutes(15) }),
       threshold: 100,
       evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    }));
+    // §8.2: an Unconfirmed send may be a lost email; any one is worth a look (docs/operations.md says how to read it).
+    const sendsBy = (metric: string) =>
+      new cloudwatch.MathExpression({
+        expression: "FILL(email, 0) + FILL(sms, 0) + FILL(webhook, 0)",
+        usingMetrics: Object.fromEntries(["email", "sms", "webhook"].map((ch) => [ch, this.appMetric(metric, { Channel: ch }).with({ period: Duration.minutes(15) })])),
+        period: Duration.minutes(15),
+        label: metric,
+      });
+    made.push(new cloudwatch.Alarm(this, "SendsUnconfirmedAlarm", {
+      alarmDescription: "A send had no answer, or its worker died around the call, in the last 15 minutes: an email or SMS may be lost (ENGINE §8.2)",
+      metric: sendsBy("SendsUnconfirmed"),
+      threshold: 0,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    }));
+    // One throttled minute is SES smoothing a burst; throttling in three 5-minute periods running is a quota too small.
+    made.push(new cloudwatch.Alarm(this, "SendsThrottledAlarm", {
+      alarmDescription: "SES or SMS throttled sends for 15 minutes: raise the sending quota or lower engineMaxConcurrency",
+      metric: new cloudwatch.MathExpression({
+        expression: "FILL(email, 0) + FILL(sms, 0)",
+        usingMetrics: { email: this.appMetric("SendsThrottled", { Channel: "email" }), sms: this.appMetric("SendsThrottled", { Channel: "sms" }) },
+        period: Duration.minutes(5),
+        label: "SendsThrottled",
+      }),
+      threshold: 0,
+      evaluationPeriods: 3,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     }));

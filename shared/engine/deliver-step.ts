@@ -6,8 +6,11 @@ import { formatDateTime } from "../time.js";
 import { productEpoch } from "../clock.js";
 import { prepareEmail, sendEmail } from "../delivery/email.js";
 import type { SendResult } from "../delivery/model.js";
+import { sesEventId } from "../delivery/ses-events.js";
 import { unsubscribeUrl } from "../delivery/unsubscribe-token.js";
 import { postWebhook, webhookBody, webhookDeliveryId } from "../delivery/webhook.js";
+import { prepareSms, sendSms } from "../delivery/sms.js";
+import { smsDueAt } from "./window.js";
 import { record } from "./cursor.js";
 import { InjectedFault, takeFault } from "./faults.js";
 import type { Cursor, StepRecord } from "./model.js";
@@ -122,7 +125,7 @@ async function sendSent(c: Cursor, actionId: number, messageId: string, at: numb
   const url = loadConfig().EVENTS_QUEUE_URL;
   if (!url) return;
   const event = {
-    EventID: `ses:${messageId}:Send`,
+    EventID: sesEventId(messageId, "Send"),
     Type: "Sent",
     JourneyID: c.JourneyID,
     ActionID: actionId,
@@ -162,6 +165,36 @@ export async function sendEmailStep(ctx: ActionContext): Promise<void> {
       await sendSent(c, action.ActionID, answer.messageId, productEpoch());
     }
     settle(ctx, "email", answer, { EmailID: decision.emailId });
+  });
+}
+
+/**
+ * SendSMS (§8.5): like SendEmail, plus its delivery window in its own time zone:
+ * outside it the cursor stays on the action until the window opens (`Deferred
+ * OutsideWindow`), and the step is decided afresh then.
+ */
+export async function sendSmsStep(ctx: ActionContext): Promise<void> {
+  const { chain, action } = ctx;
+  const c = chain.c;
+  const subscriber = sub(chain);
+  const decision = prepareSms({ userId: c.UserID, params: action.ActionParameters, subscriber, tags: sendTags(c, action.ActionID) });
+  if (decision.kind !== "send") return passed(ctx, decision.kind === "skip" ? "Skipped" : "Failed", decision.reason, decision.detail);
+  const held = suppressedBy(subscriber);
+  if (held) {
+    countBy({ Channel: "sms" }, "SendsSuppressed", "Count", 1);
+    return passed(ctx, "Skipped", "Suppressed", { SuppressedBy: held });
+  }
+  const { dueAt } = smsDueAt(chain.now, action.ActionParameters);
+  if (dueAt > chain.now) {
+    c.DueAt = dueAt;
+    c.Started = false;
+    chain.stop = true;
+    return result(ctx, "Deferred", "OutsideWindow", { Until: formatDateTime(new Date(dueAt * 1000)) });
+  }
+  intend(ctx, async () => {
+    const answer = await sendSms(decision.message, decision.maxRetries);
+    if (answer.kind === "accepted" && takeFault("after-send")) throw new InjectedFault("after-send");
+    settle(ctx, "sms", answer, {});
   });
 }
 

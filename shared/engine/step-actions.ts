@@ -15,7 +15,7 @@ import { decide } from "./criteria.js";
 import { endOthers } from "./fanout.js";
 import { admitInChain } from "./enrol.js";
 import { getConsistent, updateItem, versionIs } from "./store.js";
-import { sendEmailStep, webhookStep } from "./deliver-step.js";
+import { sendEmailStep, sendSmsStep, webhookStep } from "./deliver-step.js";
 
 /**
  * The actions without delivery (ENGINE §7). Each one records its step and leaves
@@ -116,8 +116,7 @@ export async function runAction(ctx: ActionContext): Promise<void> {
     case "Webhook":
       return webhookStep(ctx);
     case "SendSMS":
-      // Delivery comes with the engine's second part; until then the journey goes on.
-      return passed(ctx, "Skipped", "NotConfigured");
+      return sendSmsStep(ctx);
     case "UpdateCustomFieldValue": {
       const fieldId = idParam(action, "TargetCustomFieldID");
       if (!fieldId) return passed(ctx, "Skipped", "NotConfigured");

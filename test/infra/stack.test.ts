@@ -153,6 +153,8 @@ const SMS_CONTEXT = {
     },
   },
   smsConfigurationSet: "journeys-sms",
+  // SendEmail's (§8.1): two IDs on one domain, so the grant names it once.
+  senderDomains: { "0": { Domain: "News.Example.com" }, "2": { Domain: "shop.example.com", Users: [12, 14] }, "3": { Domain: "news.example.com" } },
 };
 
 beforeAll(() => {
@@ -1532,5 +1534,54 @@ describe("SES events into statistics (ENGINE §8.3, §10)", () => {
   it("shows SesEventsMapped and SesEventsDropped by Type, the SES events queues and SES reputation on the dashboard", () => {
     const body = JSON.stringify(ofType("AWS::CloudWatch::Dashboard")[0]![1].Properties?.["DashboardBody"]);
     for (const m of ["SesEventsMapped", "SesEventsDropped", "SES events queue", "Reputation.BounceRate", "Reputation.ComplaintRate"]) expect(body, m).toContain(m);
+  });
+});
+
+/** An alarm's logical ID from its construct ID. */
+const logicalIdOfAlarm = (id: string): string => logicalId(stack.node.findChild(id).node.defaultChild);
+
+describe("SendEmail (ENGINE §8.1, §10)", () => {
+  const envOf = (f: ApiFunction) => (resources[fnOf(f)]?.Properties?.["Environment"] as { Variables: Record<string, unknown> }).Variables;
+  const sesArn = (resource: string) => ({
+    "Fn::Join": ["", ["arn:", { Ref: "AWS::Partition" }, ":ses:", { Ref: "AWS::Region" }, ":", { Ref: "AWS::AccountId" }, `:${resource}`]],
+  });
+
+  it("gives the runner SENDER_DOMAINS (the context, domains lower-cased) and the configuration set's name", () => {
+    const env = envOf(stack.runner);
+    expect(JSON.parse(env["SENDER_DOMAINS"] as string)).toEqual({
+      "0": { Domain: "news.example.com" },
+      "2": { Domain: "shop.example.com", Users: [12, 14] },
+      "3": { Domain: "news.example.com" },
+    });
+    expect(env["SES_CONFIGURATION_SET"]).toEqual({ Ref: logicalId(stack.sesConfigurationSet.node.defaultChild) });
+  });
+
+  it("lets only the runner call ses:SendEmail, on each configured domain's identity and the configuration set, nothing else", () => {
+    const sends = allStatements().filter((st) => asArray(st.Action).some((a) => a.toLowerCase().startsWith("ses:")));
+    expect(sends).toHaveLength(1);
+    expect(asArray(sends[0]!.Action)).toEqual(["ses:SendEmail"]);
+    const configSet = { "Fn::Join": ["", ["arn:", { Ref: "AWS::Partition" }, ":ses:", { Ref: "AWS::Region" }, ":", { Ref: "AWS::AccountId" }, ":configuration-set/", { Ref: logicalId(stack.sesConfigurationSet.node.defaultChild) }]] };
+    expect(asArray(sends[0]!.Resource)).toEqual([sesArn("identity/news.example.com"), sesArn("identity/shop.example.com"), configSet]);
+    expect(rolesAllowing("ses:SendEmail")).toEqual([roleOf(stack.runner)]);
+  });
+
+  it("refuses at synth time a sender domain that is not a domain, an ID that is not a number, Users that are not UserIDs", async () => {
+    const { senderDomainsFromContext } = await import("../../infra/delivery-config.js");
+    expect(senderDomainsFromContext(new App())).toEqual({});
+    expect(senderDomainsFromContext(new App({ context: { senderDomains: '{"0":{"Domain":"a.example.com"}}' } }))).toEqual({ "0": { Domain: "a.example.com" } });
+    for (const bad of [{ "0": { Domain: "*.example.com" } }, { x: { Domain: "a.example.com" } }, { "1": { Domain: "a.example.com", Users: ["12"] } }, { "1": {} }, []]) {
+      expect(() => senderDomainsFromContext(new App({ context: { senderDomains: bad } })), JSON.stringify(bad)).toThrow(/senderDomains/);
+    }
+  });
+
+  it("alarms on any Unconfirmed send in 15 minutes and on throttling sustained for 15 minutes", () => {
+    const alarm = (id: string) => resources[logicalIdOfAlarm(id)]?.Properties as Json;
+    const unconfirmed = alarm("SendsUnconfirmedAlarm");
+    expect(unconfirmed).toMatchObject({ Threshold: 0, ComparisonOperator: "GreaterThanThreshold", EvaluationPeriods: 1 });
+    expect(JSON.stringify(unconfirmed["Metrics"])).toContain("FILL(email, 0) + FILL(sms, 0) + FILL(webhook, 0)");
+    expect(JSON.stringify(unconfirmed["Metrics"])).toContain("SendsUnconfirmed");
+    const throttled = alarm("SendsThrottledAlarm");
+    expect(throttled).toMatchObject({ Threshold: 0, ComparisonOperator: "GreaterThanThreshold", EvaluationPeriods: 3 });
+    expect(JSON.stringify(throttled["Metrics"])).toContain("SendsThrottled");
   });
 });
