@@ -1,3 +1,5 @@
+import { isIP } from "node:net";
+import { classifyAddress } from "../delivery/ssrf.js";
 import { toEnum, toNonNegativeInt, toPositiveInt, toText } from "../params.js";
 import { validateCriteria } from "./criteria.js";
 import { isEmailAddress } from "./email-address.js";
@@ -542,10 +544,11 @@ function parseParams(type: ActionType, f: Fields, p: string, ctx: Ctx): Params {
     case "DeleteSubscriber":
       return {};
     case "Webhook": {
+      // https only; the local-only WEBHOOK_ALLOW_LOOPBACK also admits http to loopback, as the guard does (ENGINE §8.6).
       const path = `${p}.WebhookURL`;
       const raw = f.get("WebhookURL");
       if (isNone(raw)) return { WebhookURL: "" };
-      if (typeof raw !== "string" || (raw !== "" && !isWebUrl(raw, ["https:"]))) {
+      if (typeof raw !== "string" || (raw !== "" && !isWebUrl(raw, ["https:"]) && !localLoopbackUrl(raw))) {
         fail(path, `must be empty or an https URL of at most ${MAX_URL} characters`);
       }
       return { WebhookURL: raw };
@@ -682,4 +685,16 @@ export function flatten(actions: ActionNode[]): FlatAction[] {
   };
   walk(actions, null, "");
   return out;
+}
+
+/** `http://` to 127.0.0.0/8 or ::1, only under the local-only WEBHOOK_ALLOW_LOOPBACK=1 (never set on a deployed function). */
+function localLoopbackUrl(raw: string): boolean {
+  if (process.env["WEBHOOK_ALLOW_LOOPBACK"] !== "1" || raw.length > MAX_URL) return false;
+  try {
+    const u = new URL(raw);
+    const host = u.hostname.replace(/^\[|\]$/g, "");
+    return u.protocol === "http:" && isIP(host) !== 0 && classifyAddress(host) === "loopback";
+  } catch {
+    return false;
+  }
 }

@@ -626,8 +626,8 @@ describe("Debug", () => {
   });
 });
 
-describe("Delivery actions before part 2", () => {
-  it("SendEmail, SendSMS and Webhook record Skipped NotConfigured and the journey goes on", async () => {
+describe("Delivery actions on a stack that configures none", () => {
+  it("SendEmail without a sender domain is Skipped NotConfigured, SendSMS of an unknown gateway Failed GatewayUnknown, a Webhook to a private address Failed SsrfRefused; the journey goes on", async () => {
     const user = await engine.user();
     const l = await list(user);
     const t = await tag(user, l);
@@ -636,10 +636,10 @@ describe("Delivery actions before part 2", () => {
     const j = await journey(user, [
       pub({ Action: "SendEmail", EmailID: Number(email.body["EmailID"]), From: { Name: "A", Email: "a@example.com" } }),
       pub({ Action: "SendSMS", message: "hello", gateway_id: 1 }),
-      pub({ Action: "Webhook", WebhookURL: "https://example.com/hook" }),
+      pub({ Action: "Webhook", WebhookURL: "https://10.0.0.1/hook" }),
       pub({ Action: "AddTag", TargetTagID: t }),
     ]);
-    const sid = await subscriber(user, l, "delivery@example.com");
+    const sid = await subscriber(user, l, "delivery@example.com", { PhoneNumber: "+15550100" });
     await trigger(user, l, sid, j);
     await engine.idle();
 
@@ -647,10 +647,12 @@ describe("Delivery actions before part 2", () => {
     expect(c["State"]).toBe("Completed");
     expect(stepsOf(c).map((s) => [s.Action, s.Outcome, s.Reason])).toEqual([
       ["SendEmail", "Skipped", "NotConfigured"],
-      ["SendSMS", "Skipped", "NotConfigured"],
-      ["Webhook", "Skipped", "NotConfigured"],
+      ["SendSMS", "Failed", "GatewayUnknown"],
+      ["Webhook", "Failed", "SsrfRefused"],
       ["AddTag", "Done", ""],
     ]);
+    // The refused webhook made no attempt.
+    expect(stepsOf(c)[2]!.Detail).toMatchObject({ Attempts: 0 });
   });
 });
 
