@@ -149,7 +149,8 @@ function sesClient(): SESv2Client {
   const endpoint = process.env["SES_ENDPOINT"];
   ses ??= new SESv2Client({
     maxAttempts: 1,
-    requestHandler: { requestTimeout: 10_000, connectionTimeout: 5_000 },
+    // throwOnRequestTimeout: without it the Node handler only warns at 10 s and keeps waiting.
+    requestHandler: { requestTimeout: 10_000, connectionTimeout: 5_000, throwOnRequestTimeout: true },
     ...(endpoint ? { endpoint, credentials: { accessKeyId: "local", secretAccessKey: "local" } } : {}),
   });
   return ses;

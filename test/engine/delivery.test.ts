@@ -9,7 +9,7 @@ import { cursorsOf, startEngineStack, subscriber, type EngineStack, type EngineU
  */
 let engine: EngineStack;
 
-const DOMAINS = { "0": { Domain: "news.example.com" }, "3": { Domain: "Shop.Example.com" }, "7": { Domain: "closed.example.com", Users: [1] } };
+const DOMAINS = { "0": { Domain: "news.example.com" }, "3": { Domain: "Shop.Example.com" }, "7": { Domain: "closed.example.com", Users: [999999] } };
 
 beforeAll(async () => {
   engine = await startEngineStack({ SENDER_DOMAINS: JSON.stringify(DOMAINS) });
@@ -114,7 +114,6 @@ describe("SendEmail", () => {
     const empty = await email(user, { Subject: "", HTMLContent: "<p>x</p>" });
     const noBody = await email(user, { Subject: "S" });
     const gone = await email(user, { Subject: "S", PlainContent: "p" });
-    expect((await user.post("/api/v1/email.delete", { EmailID: gone })).status).toBeLessThan(300);
     const from = { Name: "A", Email: "a@news.example.com" };
     const j = await journey(user, [
       pub({ Action: "SendEmail", EmailID: 0, From: from }),
@@ -127,6 +126,9 @@ describe("SendEmail", () => {
       // Entry "3"'s domain is matched case-insensitively: this one sends.
       pub({ Action: "SendEmail", EmailID: good, SenderDomainID: 3, From: { Email: "a@shop.EXAMPLE.com" } }),
     ]);
+    // Deleted after the tree named it: the step finds it gone.
+    const deleted = await user.post("/api/v1/email.delete", { EmailID: gone });
+    expect(deleted.status, deleted.text).toBe(200);
     const sid = await subscriber(user, l, "skips@example.com");
     await trigger(user, l, sid, j.id);
     await engine.idle();
@@ -166,6 +168,38 @@ describe("SendEmail", () => {
   });
 });
 
+/** The action's statistics in journey.get (C§7's counts). */
+async function actionStats(user: EngineUser, journeyId: number, actionId: number): Promise<Record<string, number>> {
+  const res = await user.get("/api/v1/journey", { JourneyID: journeyId });
+  expect(res.status, res.text).toBe(200);
+  return (res.body["Actions"] as Params[]).find((a) => Number(a["ActionID"]) === actionId)!["Stats"] as Record<string, number>;
+}
+
+describe("SES events round trip (§8.3)", () => {
+  it("a send's Send and Delivery count once each; an injected Open counts and fires an EmailOpen journey", async () => {
+    const user = await engine.user();
+    const l = await list(user);
+    const e = await email(user, { Subject: "S", PlainContent: "p" });
+    const j = await journey(user, [pub({ Action: "SendEmail", EmailID: e, From: { Email: "a@news.example.com" } })]);
+    const opened = await user.post("/api/v1/journey", { Name: "On open", Trigger: "EmailOpen", Trigger_EmailID: e });
+    const openedId = Number(opened.body["JourneyID"]);
+    expect((await user.patch("/api/v1/journey.actions", { JourneyID: openedId, Actions: [pub({ Action: "Wait", WaitUnit: "days", WaitAmount: 30 })] })).status).toBe(200);
+    expect((await user.get("/api/v1/journey.enable", { JourneyID: openedId })).status).toBe(200);
+    const sid = await subscriber(user, l, "roundtrip@example.com");
+    await trigger(user, l, sid, j.id);
+    await engine.idle();
+    // The runner's Sent and the adapter's (from SES's Send event) share one EventID: one Sent.
+    expect(await actionStats(user, j.id, j.actionIds[0]!)).toMatchObject({ SendCount: 1, DeliveryCount: 1, OpenCount: 0 });
+    const [m] = await outbox({ JourneyID: j.id });
+    const injected = await engine.local("POST", "/_local/ses/events", { MessageId: m!["MessageId"], Type: "Open" });
+    expect(injected.status, injected.text).toBe(200);
+    await engine.idle();
+    expect(await actionStats(user, j.id, j.actionIds[0]!)).toMatchObject({ SendCount: 1, DeliveryCount: 1, OpenCount: 1 });
+    const enrolled = (await cursorsOf(user.userId, sid)).filter((c) => Number(c["JourneyID"]) === openedId);
+    expect(enrolled).toHaveLength(1);
+  });
+});
+
 describe("at most once (§8.2)", () => {
   it("a worker killed after the intent write sends nothing and records Unconfirmed; the next step still runs", { timeout: CLOCK_TEST_MS }, async () => {
     const user = await engine.user();
@@ -188,6 +222,7 @@ describe("at most once (§8.2)", () => {
     expect(c["State"]).toBe("Completed");
     expect(c["Intent"]).toBeUndefined();
     expect(await outbox({ JourneyID: j.id })).toHaveLength(0);
+    expect(await actionStats(user, j.id, j.actionIds[0]!)).toMatchObject({ SendCount: 0 });
   });
 
   it("a worker killed after SES accepted leaves exactly one message, recorded Unconfirmed, never resent", { timeout: CLOCK_TEST_MS }, async () => {
@@ -204,6 +239,8 @@ describe("at most once (§8.2)", () => {
     expect(steps(c)).toEqual([["SendEmail", "Unconfirmed", "IntentWithoutResult"]]);
     expect(c["State"]).toBe("Completed");
     expect(await outbox({ JourneyID: j.id })).toHaveLength(1);
+    // The worker died before sending its Sent: SES's own Send event records it, exactly once.
+    expect(await actionStats(user, j.id, j.actionIds[0]!)).toMatchObject({ SendCount: 1, DeliveryCount: 1 });
   });
 
   it("duplicate delivery of every step message sends each email once", async () => {

@@ -1,4 +1,6 @@
 import { randomUUID } from "node:crypto";
+import { rmSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { startLocalStack, type LocalStack } from "../../infra/local/stack.js";
 
 /**
@@ -61,7 +63,9 @@ export async function startEngineStack(env: Record<string, string> = {}, opts: {
   Object.assign(process.env, { LOCAL_SWEEP_MS: "500", ...env });
   const adminKey = `engine-admin-${randomUUID()}`;
   // The bench's engine section raises the limit further: 10,000 calls in well under a minute.
-  const stack = await startLocalStack({ port: 0, adminKey, rateLimitPerMinute: opts.rateLimitPerMinute ?? 100_000, logLevel: "WARN" });
+  // Its own web directory: another file's stack may be rebuilding the shared one at this moment.
+  const webDir = fileURLToPath(new URL(`../../.build/web-engine-${process.pid}`, import.meta.url));
+  const stack = await startLocalStack({ port: 0, adminKey, rateLimitPerMinute: opts.rateLimitPerMinute ?? 100_000, logLevel: "WARN", webDir });
   const url = stack.url;
   const local = (method: string, path: string, json?: unknown) => call(url, method, path, { json, headers: { AdminAPIKey: adminKey } });
   const idle = async (timeoutMs = 60_000) => {
@@ -107,7 +111,10 @@ export async function startEngineStack(env: Record<string, string> = {}, opts: {
         patch: (path, json = {}) => call(url, "PATCH", path, { json, headers }),
       };
     },
-    stop: () => stack.stop(),
+    stop: async () => {
+      await stack.stop();
+      rmSync(webDir, { recursive: true, force: true });
+    },
   };
 }
 
