@@ -170,7 +170,9 @@ export const API_THROTTLE = { rateLimit: 500, burstLimit: 1000 } as const;
 
 /**
  * What API Gateway writes per request to the access log. Never the query string
- * or headers: an APIKey may travel in either. $context.path is the path alone.
+ * or headers: an APIKey may travel in either. Nor the path: an unsubscribe link's
+ * path is its token (ENGINE §8.4), a credential for one subscriber; the route key
+ * (`POST /unsubscribe/{token}`, `GET /api/v1/journey`) names the request enough.
  */
 export const ACCESS_LOG_FORMAT = {
   requestId: "$context.requestId",
@@ -178,7 +180,6 @@ export const ACCESS_LOG_FORMAT = {
   ip: "$context.identity.sourceIp",
   method: "$context.httpMethod",
   routeKey: "$context.routeKey",
-  path: "$context.path",
   status: "$context.status",
   responseLength: "$context.responseLength",
   latencyMs: "$context.responseLatency",

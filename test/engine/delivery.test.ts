@@ -146,26 +146,6 @@ describe("SendEmail", () => {
     expect(c["State"]).toBe("Completed");
     expect(await outbox({ JourneyID: j.id })).toHaveLength(1);
   });
-
-  it("a subscriber who is not sendable is Skipped Suppressed with SuppressedBy, and nothing is sent", async () => {
-    const user = await engine.user();
-    const l = await list(user);
-    const e = await email(user, { Subject: "S", PlainContent: "p" });
-    const j = await journey(user, [pub({ Action: "SendEmail", EmailID: e, From: { Email: "a@news.example.com" } })]);
-    const cases: [string, Params, string][] = [
-      ["bounced@example.com", { SuppressedBy: "HardBounce" }, "HardBounce"],
-      ["complained@example.com", { SuppressedBy: "SpamComplaint" }, "SpamComplaint"],
-      ["left@example.com", { SubscriptionStatus: "Unsubscribed" }, "Unsubscribed"],
-    ];
-    for (const [address, attrs, by] of cases) {
-      const sid = await subscriber(user, l, address, attrs);
-      await trigger(user, l, sid, j.id);
-      await engine.idle();
-      const [step] = (await onlyCursor(user, sid, j.id))["Steps"] as Step[];
-      expect(step, address).toMatchObject({ Outcome: "Skipped", Reason: "Suppressed", Detail: { SuppressedBy: by } });
-    }
-    expect(await outbox({ JourneyID: j.id })).toHaveLength(0);
-  });
 });
 
 /** The action's statistics in journey.get (C§7's counts). */
@@ -197,6 +177,84 @@ describe("SES events round trip (§8.3)", () => {
     expect(await actionStats(user, j.id, j.actionIds[0]!)).toMatchObject({ SendCount: 1, DeliveryCount: 1, OpenCount: 1 });
     const enrolled = (await cursorsOf(user.userId, sid)).filter((c) => Number(c["JourneyID"]) === openedId);
     expect(enrolled).toHaveLength(1);
+  });
+});
+
+describe("suppression from what happened to the address (§3.1, §8.1)", () => {
+  it("a hard bounce, a complaint and an unsubscribe each stop later sends (Skipped Suppressed, SuppressedBy); a resubscribe clears only Unsubscribed", { timeout: 180_000 }, async () => {
+    const user = await engine.user();
+    const l = await list(user);
+    const e = await email(user, { Subject: "S", PlainContent: "p" });
+    const j = await journey(user, [pub({ Action: "SendEmail", EmailID: e, From: { Email: "a@news.example.com" } })]);
+    const send = async (sid: number) => {
+      await trigger(user, l, sid, j.id);
+      await engine.idle();
+    };
+    const lastStep = async (sid: number) => {
+      const cursors = (await cursorsOf(user.userId, sid)).filter((c) => Number(c["JourneyID"]) === j.id);
+      const newest = cursors.sort((a, b) => String(b["EntryID"]).localeCompare(String(a["EntryID"])))[0]!;
+      return (newest["Steps"] as Step[]).at(-1)!;
+    };
+    const bounced = await subscriber(user, l, "hard@example.com");
+    const complained = await subscriber(user, l, "angry@example.com");
+    const left = await subscriber(user, l, "gone@example.com");
+    for (const sid of [bounced, complained, left]) await send(sid);
+    const sent = await outbox({ JourneyID: j.id });
+    expect(sent).toHaveLength(3);
+    const idOf = (sid: number) => sent.find((m) => (m["Tags"] as Record<string, string>)["SubscriberID"] === String(sid))!["MessageId"];
+    // What SES reports, through the adapter, and what the subscriber does.
+    expect((await engine.local("POST", "/_local/ses/events", { MessageId: idOf(bounced), Type: "Bounce", BounceType: "Permanent" })).status).toBe(200);
+    expect((await engine.local("POST", "/_local/ses/events", { MessageId: idOf(complained), Type: "Complaint" })).status).toBe(200);
+    expect((await user.post("/api/v1/subscriber.unsubscribe", { ListID: l, SubscriberID: left })).status).toBe(200);
+    await engine.idle();
+
+    for (const [sid, by] of [[bounced, "HardBounce"], [complained, "SpamComplaint"], [left, "Unsubscribed"]] as const) {
+      await send(sid);
+      expect(await lastStep(sid), by).toMatchObject({ Outcome: "Skipped", Reason: "Suppressed", Detail: { SuppressedBy: by } });
+    }
+    expect(await outbox({ JourneyID: j.id })).toHaveLength(3);
+
+    // A resubscribe is explicit consent again: it clears Unsubscribed, never a hard bounce.
+    for (const sid of [left, bounced]) {
+      const res = await user.patch("/api/v1/subscriber", { SubscriberID: sid, SubscriberListID: l, SubscriptionStatus: "Subscribed" });
+      expect(res.status, res.text).toBe(200);
+      await send(sid);
+    }
+    expect(await lastStep(left)).toMatchObject({ Outcome: "Done" });
+    expect(await lastStep(bounced)).toMatchObject({ Outcome: "Skipped", Reason: "Suppressed", Detail: { SuppressedBy: "HardBounce" } });
+    expect(await outbox({ JourneyID: j.id })).toHaveLength(4);
+  });
+});
+
+describe("the local clock across a 3-day wait", () => {
+  it("sends nothing after 2 days; one more day and a second delivers the second email and completes the enrolment", { timeout: 180_000 }, async () => {
+    const user = await engine.user();
+    const l = await list(user);
+    const e = await email(user, { Subject: "S", PlainContent: "p" });
+    const send = pub({ Action: "SendEmail", EmailID: e, From: { Email: "a@news.example.com" } });
+    const j = await journey(user, [send, pub({ Action: "Wait", WaitUnit: "days", WaitAmount: 3 }), send]);
+    const sid = await subscriber(user, l, "patient@example.com");
+    await trigger(user, l, sid, j.id);
+    await engine.idle();
+    const active = async () => ((await user.get("/api/v1/journey", { JourneyID: j.id })).body["JourneyStats"] as Record<string, number>)["ActiveSubscribers"];
+    expect(await outbox({ JourneyID: j.id })).toHaveLength(1);
+    expect(await active()).toBe(1);
+    await engine.advance(2 * 86_400);
+    expect(await outbox({ JourneyID: j.id })).toHaveLength(1);
+    expect((await onlyCursor(user, sid, j.id))["State"]).toBe("Active");
+    await engine.advance(86_400 + 1);
+    expect(await outbox({ JourneyID: j.id })).toHaveLength(2);
+    const c = await onlyCursor(user, sid, j.id);
+    expect(c["State"]).toBe("Completed");
+    expect(steps(c)).toEqual([
+      ["SendEmail", "Done", ""],
+      ["Wait", "Waiting", ""],
+      ["SendEmail", "Done", ""],
+    ]);
+    await expect.poll(active, { timeout: 30_000 }).toBe(0);
+    // SetNow before now is refused, and the clock never goes back.
+    const back = await engine.local("POST", "/_local/clock", { SetNow: "2000-01-01 00:00:00" });
+    expect(back.status).toBe(422);
   });
 });
 
