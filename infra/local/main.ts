@@ -12,6 +12,8 @@ const given = process.env["ADMIN_API_KEY"];
 
 // One short readable line per request on the terminal instead of Lambda's JSON.
 process.env["LOG_FORMAT"] ??= "text";
+// A default sender domain for trying SendEmail locally (it only ever reaches /_local/outbox).
+process.env["SENDER_DOMAINS"] ??= JSON.stringify({ "0": { Domain: "example.com" } });
 
 const stack = await startLocalStack({
   port,
