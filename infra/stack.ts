@@ -1065,6 +1065,25 @@ export class JourneyApiStack extends Stack {
           }),
         ],
         [
+          // Sends by outcome and channel (§8.2), and webhook calls by status class (§8.6).
+          new cloudwatch.GraphWidget({
+            title: "Engine: sends by Channel",
+            left: ["SendsAccepted", "SendsSuppressed", "SendsRefused"].map(
+              (m) => new cloudwatch.MathExpression({ expression: `SEARCH('{${METRICS_NAMESPACE},service,Channel} MetricName="${m}"', 'Sum', 300)`, label: "", period: Duration.minutes(5) }),
+            ),
+            right: ["SendsThrottled", "SendsUnconfirmed"].map(
+              (m) => new cloudwatch.MathExpression({ expression: `SEARCH('{${METRICS_NAMESPACE},service,Channel} MetricName="${m}"', 'Sum', 300)`, label: "", period: Duration.minutes(5) }),
+            ),
+            width: 12,
+          }),
+          new cloudwatch.GraphWidget({
+            title: "Engine: webhooks",
+            left: [new cloudwatch.MathExpression({ expression: `SEARCH('{${METRICS_NAMESPACE},service,StatusClass} MetricName="WebhookCalls"', 'Sum', 300)`, label: "", period: Duration.minutes(5) })],
+            right: [new cloudwatch.MathExpression({ expression: `SEARCH('{${METRICS_NAMESPACE},service,Reason} MetricName="WebhookRefused"', 'Sum', 300)`, label: "", period: Duration.minutes(5) })],
+            width: 12,
+          }),
+        ],
+        [
           new cloudwatch.GraphWidget({
             title: "SES events by Type",
             left: ["SesEventsMapped", "SesEventsDropped"].map(

@@ -1584,4 +1584,9 @@ describe("SendEmail (ENGINE §8.1, §10)", () => {
     expect(throttled).toMatchObject({ Threshold: 0, ComparisonOperator: "GreaterThanThreshold", EvaluationPeriods: 3 });
     expect(JSON.stringify(throttled["Metrics"])).toContain("SendsThrottled");
   });
+
+  it("shows sends by channel and webhook calls on the dashboard", () => {
+    const body = JSON.stringify(ofType("AWS::CloudWatch::Dashboard")[0]![1].Properties?.["DashboardBody"]);
+    for (const m of ["SendsAccepted", "SendsSuppressed", "SendsRefused", "SendsThrottled", "SendsUnconfirmed", "WebhookCalls", "WebhookRefused"]) expect(body, m).toContain(m);
+  });
 });
