@@ -176,59 +176,28 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     stops.unshift(() => new Promise<void>((r) => gateway.server.close(() => r())));
     gateway.server.closeIdleConnections?.();
 
-    const eventsWorker = startPoller({
-      name: "journey-api-events-worker",
-      queueUrl: eventsQueue.queueUrl,
-      handlerModule: new URL("../../functions/events-worker/index.ts", import.meta.url).href,
-      batchSize: 10,
-      endpoint: fauxqs.address,
-      region: env["AWS_REGION"]!,
-    });
-    stops.unshift(() => eventsWorker.stop());
-    const pollerBase = { endpoint: fauxqs.address, region: env["AWS_REGION"]! };
-    const exportWorker = startPoller({
-      ...pollerBase,
-      name: "journey-api-export-worker",
-      queueUrl: exportsQueue.queueUrl,
-      handlerModule: new URL("../../functions/export-worker/index.ts", import.meta.url).href,
-      batchSize: 1,
-    });
-    const exportDlq = startPoller({
-      ...pollerBase,
-      name: "journey-api-export-dlq",
-      queueUrl: exportsDlq.queueUrl,
-      handlerModule: new URL("../../functions/export-dlq/index.ts", import.meta.url).href,
-      batchSize: 10,
-    });
-    stops.unshift(() => exportWorker.stop(), () => exportDlq.stop());
-
+    // Each queue's consumer runs the very handler CDK deploys, polled as Lambda's event source would.
+    const consume = (fn: string, queueUrl: string, batchSize: number, extra: { waitTimeSeconds?: number } = {}) => {
+      const poller = startPoller({
+        name: `journey-api-${fn}`,
+        queueUrl,
+        handlerModule: new URL(`../../functions/${fn}/index.ts`, import.meta.url).href,
+        batchSize,
+        endpoint: fauxqs.address,
+        region: env["AWS_REGION"]!,
+        ...extra,
+      });
+      stops.unshift(() => poller.stop());
+    };
+    consume("events-worker", eventsQueue.queueUrl, 10);
+    consume("export-worker", exportsQueue.queueUrl, 1);
+    consume("export-dlq", exportsDlq.queueUrl, 10);
     // The engine (ENGINE §9): the runner on the steps queue, and the sweeper on a timer.
-    const runner = startPoller({
-      ...pollerBase,
-      name: "journey-api-engine",
-      queueUrl: stepsQueue.queueUrl,
-      handlerModule: new URL("../../functions/engine/index.ts", import.meta.url).href,
-      batchSize: 10,
-      waitTimeSeconds: 1,
-    });
+    consume("engine", stepsQueue.queueUrl, 10, { waitTimeSeconds: 1 });
     // Its DLQ's consumer, as deployed: a Step that failed every delivery ends its enrolment (§10).
-    const stepsDlqConsumer = startPoller({
-      ...pollerBase,
-      name: "journey-api-steps-dlq",
-      queueUrl: stepsDlq.queueUrl,
-      handlerModule: new URL("../../functions/steps-dlq/index.ts", import.meta.url).href,
-      batchSize: 10,
-    });
-    stops.unshift(() => runner.stop(), () => stepsDlqConsumer.stop());
+    consume("steps-dlq", stepsDlq.queueUrl, 10);
     // The SES events adapter (ENGINE §8.3), as deployed minus the batch size: SQS hands at most 10 a receive.
-    const sesEvents = startPoller({
-      ...pollerBase,
-      name: "journey-api-ses-events",
-      queueUrl: sesEventsQueue.queueUrl,
-      handlerModule: new URL("../../functions/ses-events/index.ts", import.meta.url).href,
-      batchSize: 10,
-    });
-    stops.unshift(() => sesEvents.stop());
+    consume("ses-events", sesEventsQueue.queueUrl, 10);
     const sweeper = startSweeper(Number(env["LOCAL_SWEEP_MS"]));
     stops.unshift(() => sweeper.stop());
 
