@@ -277,6 +277,7 @@ export async function runChain(chain: Chain, handedForAction: boolean): Promise<
     if (external) {
       // The intent is written: make the one call. Its answer is in memory now, written with the next step.
       await runExternal(external);
+      fromDue = false;
       continue;
     }
     if (c.State !== "Active") break;
