@@ -392,12 +392,10 @@ export async function benchBundles(): Promise<Section> {
           const initSize = await bytesOf(init);
           const total = await bytesOf(b.modules);
           const groups: GroupFirstCall[] = [];
-          const coldStarts = new Map<Group, number[]>();
           for (const g of GROUPS) {
             const loaded = trace.get(g)!.loaded.map((u) => fileURLToPath(u));
             const runs = firstCalls.get(b.name)!.get(g)!;
             const cold = runs.map((r) => r.importMs + (r.firstMs - r.secondMs));
-            coldStarts.set(g, cold);
             groups.push({
               group: g,
               command: probeOf(g),
@@ -408,7 +406,7 @@ export async function benchBundles(): Promise<Section> {
             });
           }
           const sizeGroup = groups.reduce((a, c) => (c.bytes > a.bytes ? c : a));
-          const loadGroup = groups.reduce((a, c) => (c.coldStartMs.median > a.coldStartMs.median ? c : a));
+          const loadGroup = groups.reduce((a, c) => (c.lazyMs.median > a.lazyMs.median ? c : a));
           split = {
             totalBytes: total.bytes,
             totalMapBytes: total.mapBytes,
@@ -421,10 +419,14 @@ export async function benchBundles(): Promise<Section> {
             sizeGroup: sizeGroup.group,
             loadGroup: loadGroup.group,
           };
-          // The row is a cold start through its first request, for the group that costs most.
+          // The row is a cold start through its first request, for the group that costs most:
+          // the module load, sampled as every other bundle's, plus that group's median lazy
+          // import. (Each group's own import + lazy samples, in the details, carry the noise
+          // of nine more sets of imports: the slowest of nine noisy medians would overstate it.)
           bytes = initSize.bytes + sizeGroup.bytes;
           mapBytes = initSize.mapBytes + sizeGroup.mapBytes;
-          xs = coldStarts.get(loadGroup.group)!;
+          const lazy = loadGroup.lazyMs.median;
+          xs = xs.map((x) => x + lazy);
         }
         const sizeRatio = bytes / floor.bytes;
         const loadRatio = median(xs) / floorMedian;
@@ -484,7 +486,9 @@ export async function benchBundles(): Promise<Section> {
             `${g.lazyMs.median.toFixed(1).padStart(8)} ${g.lazyMs.p95.toFixed(1).padStart(6)} ${g.coldStartMs.median.toFixed(1).padStart(8)} ${ratio(g.coldStartMs.median / floorMedian).padStart(6)}`,
         );
       }
-      details.push(`  the "${r.name}" row: size = init + ${sp.sizeGroup} (the most bytes), load = import + lazy import of ${sp.loadGroup} (the slowest).`);
+      details.push(
+        `  the "${r.name}" row: size = init + ${sp.sizeGroup} (the most bytes); load = each module load + the median lazy import of ${sp.loadGroup} (the slowest).`,
+      );
     }
     const nodeOptions = [...new Set(results.map((r) => r.nodeOptions))];
 
@@ -510,8 +514,8 @@ export async function benchBundles(): Promise<Section> {
         `p95 is nearest-rank${n < 20 ? `, which with ${n} sample${n === 1 ? "" : "s"} is the slowest load` : ""}.`,
         `Goal: under ${GOAL}× the floor on both size (code, not the map) and median load time.`,
         "A code-split bundle (the /api.php dispatcher: one chunk per command group, loaded on the group's first call) is judged on what a cold start loads: " +
-          "its row's size is index.mjs with its static imports plus the chunks of the group that adds the most, and its load is, per round, the import plus " +
-          "the lazy import of the slowest group's first call. The details give its total size, its module load alone and every group's first call.",
+          "its row's size is index.mjs with its static imports plus the chunks of the group that adds the most, and its load is its module load (sampled as " +
+          "every bundle's) plus the median lazy import of the slowest group's first call. The details give its total size, its module load alone and every group's first call.",
       ],
       details,
       data: { rounds: n, goal: GOAL, bundles: results },
