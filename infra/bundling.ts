@@ -1,3 +1,5 @@
+import type { BuildOptions } from "esbuild";
+
 /**
  * esbuild settings for every Lambda bundle, shared by the CDK stack (NodejsFunction)
  * and the bundle benchmark, so that what is measured is what is deployed.
@@ -21,3 +23,34 @@ export const BUNDLE = {
   /** ESM bundles need a require() for the few CommonJS dependencies inside the SDK. */
   banner: "import { createRequire as __cr } from 'module'; const require = __cr(import.meta.url);",
 } as const;
+
+/**
+ * The same settings for a code-split bundle (the /api.php dispatcher): `index.mjs`
+ * holds the entry and what it imports statically; every dynamic `import()` (a
+ * command group, shared/command-groups.ts) becomes a chunk under `chunks/`, with
+ * the code that chunks share in chunks of their own, each with its map beside it.
+ * NodejsFunction can only write one file (it passes esbuild `--outfile`), so the
+ * stack packages this output itself (infra/constructs/api-function.ts).
+ */
+export function splitBuildOptions(entry: string, outdir: string, root: string) {
+  return {
+    absWorkingDir: root,
+    entryPoints: { index: entry },
+    outdir,
+    bundle: true,
+    splitting: true,
+    platform: "node" as const,
+    target: BUNDLE.target,
+    format: BUNDLE.format,
+    minify: BUNDLE.minify,
+    sourcemap: BUNDLE.sourceMap,
+    external: [...BUNDLE.externalModules],
+    // On every output file: each chunk is a module of its own and needs its own require().
+    banner: { js: BUNDLE.banner },
+    dropLabels: [...BUNDLE.dropLabels],
+    // .mjs, as NodejsFunction names its ESM output: Lambda loads it as ESM with no package.json.
+    outExtension: { ".js": ".mjs" },
+    chunkNames: "chunks/[name]-[hash]",
+    logLevel: "warning" as const,
+  } satisfies BuildOptions;
+}

@@ -13,10 +13,16 @@ import { fileURLToPath } from "node:url";
  *
  *   npm run decode-stack -- <index.mjs.map, or the folder holding it> [log file]
  *
+ * Given the folder, frames in a code-split bundle's chunks (chunks/*.mjs, the
+ * /api.php dispatcher) are decoded too, each with the map beside its chunk.
+ *
  * The input (a file, or stdin) may be the raw stack or log lines as CloudWatch
  * shows them: a JSON line's `stack` fields are decoded.
  */
-const FRAME = /(?:file:\/\/)?(?:\/var\/task\/)?index\.mjs:(\d+):(\d+)/g;
+const FRAME = /(?:file:\/\/)?(?:\/var\/task\/)?((?:chunks\/)?[\w-]+\.mjs):(\d+):(\d+)/g;
+
+/** The map of a module of the package by its path there (index.mjs, or chunks/x.mjs in a code-split bundle). */
+export type MapLookup = (module: string) => SourceMap | undefined;
 
 /** The repository-relative path of a source in the map (which records them relative to the asset folder). */
 function shortSource(source: string): string {
@@ -25,8 +31,12 @@ function shortSource(source: string): string {
   return at < 0 ? plain : plain.slice(at).replace(/^\//, "");
 }
 
-export function decodeStack(stack: string, map: SourceMap): string {
-  return stack.replace(FRAME, (whole, line: string, column: string) => {
+/** `maps`: one map (index.mjs's), or a lookup for a code-split bundle, whose frames also point into its chunks. */
+export function decodeStack(stack: string, maps: SourceMap | MapLookup): string {
+  const mapOf: MapLookup = maps instanceof SourceMap ? (m) => (m === "index.mjs" ? maps : undefined) : maps;
+  return stack.replace(FRAME, (whole, module: string, line: string, column: string) => {
+    const map = mapOf(module);
+    if (!map) return whole;
     const origin = map.findOrigin(Number(line), Number(column));
     if (!("fileName" in origin)) return whole;
     const name = origin.name ? ` ${origin.name}` : "";
@@ -62,6 +72,18 @@ export function loadMap(where: string): SourceMap {
   return new SourceMap(JSON.parse(readFileSync(file, "utf8")) as ConstructorParameters<typeof SourceMap>[0]);
 }
 
+/** Every map of an unpacked deployment package, each read when a frame first points into its module. */
+export function mapsIn(folder: string): MapLookup {
+  const cache = new Map<string, SourceMap | undefined>();
+  return (module) => {
+    if (!cache.has(module)) {
+      const file = path.join(folder, `${module}.map`);
+      cache.set(module, existsSync(file) ? loadMap(file) : undefined);
+    }
+    return cache.get(module);
+  };
+}
+
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
   const [mapPath, input] = process.argv.slice(2);
   if (!mapPath) {
@@ -69,6 +91,6 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.a
     process.exit(2);
   }
   const text = readFileSync(input ?? 0, "utf8");
-  const map = loadMap(mapPath);
-  console.log(stacksIn(text).map((s) => decodeStack(s, map)).join("\n\n"));
+  const maps = existsSync(mapPath) && statSync(mapPath).isDirectory() ? mapsIn(mapPath) : loadMap(mapPath);
+  console.log(stacksIn(text).map((s) => decodeStack(s, maps)).join("\n\n"));
 }

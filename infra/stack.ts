@@ -407,6 +407,8 @@ export class JourneyApiStack extends Stack {
       const sendsEvents = target === "legacy" || EVENT_SENDER_GROUPS.includes(target);
       const f = new ApiFunction(this, id, {
         target,
+        // The dispatcher serves every group: split, it loads only the one it is called for.
+        splitting: target === "legacy",
         environment: { ...environment, ...(producer ? engineEnvironment : {}), ...(sendsEvents ? eventsEnvironment : {}) },
       });
       this.grantFor(f, served);

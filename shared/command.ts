@@ -4,7 +4,7 @@ import type * as z from "zod/mini";
  * A command is a plain function from typed parameters and a caller to a result.
  * It knows nothing of API Gateway. Its declaration carries everything the three
  * readers of the registry need: the CDK stack (route, group), the local gateway
- * (route) and the /api.php dispatcher (name).
+ * (route) and the /api.php dispatcher (name, group; through shared/command-index.ts).
  */
 export type Permission = "Campaign.Create" | "Campaign.Delete";
 export type Scope = "user" | "admin" | "none";
@@ -67,6 +67,16 @@ export interface CommandDef<S extends ParamsSchema = ParamsSchema> {
   rateLimitKey?: (params: Map<string, unknown>) => string | undefined;
   run(input: z.infer<S>, ctx: CallContext): Promise<Reply>;
 }
+
+/**
+ * What the /api.php dispatcher must know of a command before its group is loaded:
+ * the name it is called by, the group whose module defines it, and its v1 route
+ * (for the "wrong method" answer on API Gateway's $default route).
+ */
+export type CommandEntry = Pick<CommandDef, "name" | "group" | "route">;
+
+/** A group's definitions, imported on first use (a chunk of its own in a split bundle). */
+export type GroupLoader = () => Promise<readonly CommandDef[]>;
 
 /** Identity function that keeps the schema's inferred type flowing into `run`. */
 export function defineCommand<S extends ParamsSchema>(def: CommandDef<S>): CommandDef<S> {

@@ -1,35 +1,19 @@
-import type { CommandDef, Group } from "./command.js";
-import { actionCommands } from "./commands/actions.js";
-import { adminCommands } from "./commands/admin.js";
-import { authCommands } from "./commands/auth.js";
-import { cloneCommands } from "./commands/clone.js";
-import { eventCommands } from "./commands/events.js";
-import { exportCommands } from "./commands/exports.js";
-import { healthCommands } from "./commands/health.js";
-import { journeyCommands } from "./commands/journeys.js";
-import { referenceCommands } from "./commands/reference.js";
-import { statsCommands } from "./commands/stats.js";
-import { subscriberCommands } from "./commands/subscribers.js";
+import { GROUPS, type CommandDef, type Group } from "./command.js";
+import { GROUP_COMMANDS } from "./command-groups.js";
 
 /**
- * The command registry: the spine of the service. The CDK stack reads it for the
- * routes of each group Lambda, the local gateway for the same routes on
- * localhost, and the /api.php dispatcher for names. Adding a command is one new
- * definition plus one line in its group's list.
+ * The command registry: the spine of the service. Every group of
+ * shared/command-groups.ts, all loaded. The CDK stack reads it for the routes of
+ * each group Lambda, the local gateway for the same routes on localhost, the
+ * docs for the reference, and `npm run command-index` for the names the /api.php
+ * dispatcher knows before it loads a group (shared/command-index.ts). The
+ * dispatcher itself does not import this module: it would load every group at
+ * cold start.
+ *
+ * Adding a command is one new definition plus one line in its module's list
+ * (then `npm run command-index`; a unit test fails until the index is current).
  */
-export const commands: readonly CommandDef[] = [
-  ...healthCommands,
-  ...authCommands,
-  ...adminCommands,
-  ...referenceCommands,
-  ...subscriberCommands,
-  ...journeyCommands,
-  ...cloneCommands,
-  ...actionCommands,
-  ...eventCommands,
-  ...statsCommands,
-  ...exportCommands,
-] as readonly CommandDef[];
+export const commands: readonly CommandDef[] = (await Promise.all(GROUPS.map((g) => GROUP_COMMANDS[g]()))).flat();
 
 export function commandsOf(group: Group): CommandDef[] {
   return commands.filter((c) => c.group === group);

@@ -1,6 +1,7 @@
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import { Duration } from "aws-cdk-lib";
+import { AssetHashType, Duration } from "aws-cdk-lib";
+import { buildSync } from "esbuild";
 import * as iam from "aws-cdk-lib/aws-iam";
 import * as lambda from "aws-cdk-lib/aws-lambda";
 import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
@@ -12,7 +13,7 @@ import type { PublicTarget } from "../../shared/public-routes.js";
 import { entryOf } from "../../shared/registry.js";
 import { METRICS_NAMESPACE, SERVICE } from "../../shared/observability.js";
 import { WEB_ASSETS_SUBDIR } from "../../shared/web.js";
-import { BUNDLE } from "../bundling.js";
+import { BUNDLE, splitBuildOptions } from "../bundling.js";
 
 /**
  * Entry points and the lock file are resolved from the repository root, not the
@@ -102,6 +103,12 @@ export interface ApiFunctionProps {
   memorySize?: number;
   /** Reserved concurrency; only the sweeper sets it (1: one run at a time, ENGINE §10). */
   reservedConcurrentExecutions?: number;
+  /**
+   * Bundle with code splitting: every dynamic import() becomes a chunk that is
+   * loaded on first use (infra/bundling.ts). Only the /api.php dispatcher sets it,
+   * so that a cold start loads one command group rather than all of them.
+   */
+  splitting?: boolean;
 }
 
 /**
@@ -140,6 +147,7 @@ export class ApiFunction extends Construct {
       logGroup,
       role,
       environment: { ...props.environment, ...RUNTIME_ENVIRONMENT },
+      ...(props.splitting ? { code: splitCode(this.entry), handler: "index.handler" } : {}),
       bundling: {
         ...BUNDLING,
         ...(props.assets
@@ -154,4 +162,25 @@ export class ApiFunction extends Construct {
       },
     });
   }
+}
+
+/**
+ * A code-split bundle, packaged as NodejsFunction packages its single file: the
+ * repository is the asset source, the bundle the asset (hashed by its output),
+ * built by the local esbuild with the options every function shares.
+ */
+function splitCode(entry: string): lambda.Code {
+  return lambda.Code.fromAsset(REPO_ROOT, {
+    assetHashType: AssetHashType.OUTPUT,
+    bundling: {
+      // Never used: bundling is local, as for every other function (forceDockerBundling: false).
+      image: lambda.Runtime.NODEJS_24_X.bundlingImage,
+      local: {
+        tryBundle(outputDir) {
+          buildSync(splitBuildOptions(path.resolve(REPO_ROOT, entry), outputDir, REPO_ROOT));
+          return true;
+        },
+      },
+    },
+  });
 }

@@ -2,7 +2,7 @@ import { gzipSync } from "node:zlib";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import middy, { type MiddlewareObj, type Request } from "@middy/core";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
-import { RawReply, type Caller, type CommandDef } from "../command.js";
+import { RawReply, type Caller, type CommandDef, type CommandEntry, type Group, type GroupLoader } from "../command.js";
 import { loadConfig } from "../config.js";
 import { productNow } from "../clock.js";
 import { AUTH, CommandError, HARD, responseTooLarge, unknownCommand } from "../errors.js";
@@ -110,15 +110,20 @@ function errorResult(err: CommandError, mode: Mode, state: State | undefined): R
 }
 
 export interface Router {
-  resolve(req: HttpRequest, mode: Mode, routeKey: string): CommandDef;
+  resolve(req: HttpRequest, mode: Mode, routeKey: string): Promise<CommandDef>;
 }
 
-/** Builds the lookup from the registry slice a Lambda serves. */
-export function makeRouter(commands: readonly CommandDef[]): Router {
-  const byRoute = new Map<string, CommandDef>();
-  const byName = new Map<string, CommandDef>();
+/**
+ * The lookup over a registry slice: by name on /api.php, by route on v1. `load`
+ * turns an entry into its definition; for a group Lambda the entries are the
+ * definitions themselves, for the /api.php dispatcher they come from the light
+ * index and `load` imports the entry's group on first use.
+ */
+function routerOver<E extends CommandEntry>(entries: readonly E[], load: (entry: E) => CommandDef | Promise<CommandDef>): Router {
+  const byRoute = new Map<string, E>();
+  const byName = new Map<string, E>();
   const paths = new Set<string>();
-  for (const c of commands) {
+  for (const c of entries) {
     byName.set(c.name.toLowerCase(), c);
     if (c.route) {
       byRoute.set(`${c.route.method} ${c.route.path}`, c);
@@ -126,16 +131,16 @@ export function makeRouter(commands: readonly CommandDef[]): Router {
     }
   }
   return {
-    resolve(req, mode, routeKey) {
+    async resolve(req, mode, routeKey) {
       const given = req.params.get("command");
       const name = typeof given === "string" ? given.trim() : "";
       if (mode === "legacy" && (req.path === "/api.php" || routeKey.endsWith(" /api.php"))) {
-        const def = byName.get(name.toLowerCase());
-        if (!def) throw unknownCommand(name);
-        return def;
+        const entry = byName.get(name.toLowerCase());
+        if (!entry) throw unknownCommand(name);
+        return load(entry);
       }
-      const def = byRoute.get(routeKey) ?? byRoute.get(`${req.method} ${req.path}`);
-      if (!def) {
+      const entry = byRoute.get(routeKey) ?? byRoute.get(`${req.method} ${req.path}`);
+      if (!entry) {
         // A known path with another method is a wrong "connection method" (100001).
         if (paths.has(req.path)) {
           throw new CommandError(HARD.invalidMethod, `Unsupported method ${req.method} for ${req.path}`, "hard");
@@ -143,10 +148,40 @@ export function makeRouter(commands: readonly CommandDef[]): Router {
         throw unknownCommand(name || `${req.method} ${req.path}`);
       }
       // On v1 the route picks the command; a Command naming another one is rejected.
-      if (name !== "" && name.toLowerCase() !== def.name.toLowerCase()) throw unknownCommand(name);
-      return def;
+      if (name !== "" && name.toLowerCase() !== entry.name.toLowerCase()) throw unknownCommand(name);
+      return load(entry);
     },
   };
+}
+
+/** Builds the lookup from the registry slice a Lambda serves, every definition already loaded. */
+export function makeRouter(commands: readonly CommandDef[]): Router {
+  return routerOver(commands, (def) => def);
+}
+
+/**
+ * The /api.php dispatcher's lookup: names and routes from the index, and a
+ * group's definitions imported on the first call to one of its commands, so a
+ * cold start loads the dispatcher and the one group it is asked for. A failed
+ * import is not remembered: the next call tries again.
+ */
+export function lazyRouter(index: readonly CommandEntry[], groups: Record<Group, GroupLoader>): Router {
+  const loaded = new Map<Group, Promise<Map<string, CommandDef>>>();
+  const groupOf = (group: Group): Promise<Map<string, CommandDef>> => {
+    let defs = loaded.get(group);
+    if (!defs) {
+      defs = groups[group]().then((list) => new Map(list.map((d) => [d.name.toLowerCase(), d])));
+      defs.catch(() => loaded.delete(group));
+      loaded.set(group, defs);
+    }
+    return defs;
+  };
+  return routerOver(index, async (entry) => {
+    const def = (await groupOf(entry.group)).get(entry.name.toLowerCase());
+    // Only a stale shared/command-index.ts could get here; a unit test keeps it current.
+    if (!def) throw new Error(`command ${entry.name} is not in group ${entry.group}`);
+    return def;
+  });
 }
 
 function plumbing(router: Router, mode: Mode): MiddlewareObj<Event, Result> {
@@ -157,7 +192,7 @@ function plumbing(router: Router, mode: Mode): MiddlewareObj<Event, Result> {
       const state: State = { req: undefined as unknown as HttpRequest, mode, now };
       states.set(request.event, state);
       state.req = toRequest(request.event);
-      const def = router.resolve(state.req, mode, request.event.routeKey ?? "");
+      const def = await router.resolve(state.req, mode, request.event.routeKey ?? "");
       state.def = def;
       state.caller = await authenticate(state.req, def.scope, now);
 
@@ -252,9 +287,12 @@ function namesFor(def: CommandDef): Map<string, string> {
   return names;
 }
 
-/** The Lambda handler for a group of commands (or for all of them, behind /api.php). */
-export function httpHandler(commands: readonly CommandDef[], mode: Mode) {
-  const router = makeRouter(commands);
+/**
+ * The Lambda handler for a group of commands, or for all of them behind /api.php
+ * (given a lazyRouter, which loads each group on first use).
+ */
+export function httpHandler(served: readonly CommandDef[] | Router, mode: Mode) {
+  const router = "resolve" in served ? served : makeRouter(served);
   return middy<Event, Result, Error, Context>()
     .use(injectLambdaContext(logger(), { resetKeys: true }))
     .use(flushMetrics())

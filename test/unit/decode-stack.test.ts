@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
@@ -6,8 +6,8 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { build } from "esbuild";
 import { afterAll, describe, expect, it } from "vitest";
-import { BUNDLE } from "../../infra/bundling.js";
-import { decodeStack, loadMap, stacksIn } from "../../infra/decode-stack.js";
+import { BUNDLE, splitBuildOptions } from "../../infra/bundling.js";
+import { decodeStack, loadMap, mapsIn, stacksIn } from "../../infra/decode-stack.js";
 
 /**
  * A stack thrown by a minified bundle (built with the deployed esbuild settings)
@@ -49,5 +49,24 @@ describe("decode-stack", () => {
     expect(decoded).toHaveLength(1);
     expect(decoded[0]).toMatch(/shared-explode\.ts:4:\d+/);
     expect(decoded[0]).not.toMatch(/index\.mjs:1:/);
+  });
+
+  it("maps frames in a code-split bundle's chunks (the /api.php dispatcher) with the map beside each chunk", async () => {
+    dir ??= await mkdtemp(path.join(os.tmpdir(), "journey-decode-"));
+    const src = path.join(dir, "split");
+    await mkdir(src, { recursive: true });
+    await writeFile(path.join(src, "entry.ts"), 'export const handler = async () => (await import("./lazy-group.js")).explode(3);\n');
+    await writeFile(
+      path.join(src, "lazy-group.ts"),
+      "// padding\n// so the throw is\n// on line 5\nexport function explode(n: number): number {\n  if (n > 1) throw new Error(`boom ${n}`);\n  return n;\n}\n",
+    );
+    const out = path.join(src, "asset");
+    await build(splitBuildOptions(path.join(src, "entry.ts"), out, src));
+    const script = "try { await (await import(process.argv[1])).handler(); } catch (e) { process.stdout.write(e.stack); }";
+    const { stdout: stack } = await run(process.execPath, ["--input-type=module", "-e", script, pathToFileURL(path.join(out, "index.mjs")).href], { env: {} });
+    expect(stack).toMatch(/chunks\/lazy-group-\w+\.mjs:\d+:\d+/);
+    const decoded = decodeStack(stack, mapsIn(out));
+    expect(decoded).toMatch(/lazy-group\.ts:5:\d+/);
+    expect(decoded).not.toMatch(/chunks\/lazy-group-\w+\.mjs:/);
   });
 });
