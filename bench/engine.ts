@@ -4,12 +4,14 @@ import { fileURLToPath } from "node:url";
 import type { Section } from "./section.js";
 
 /**
- * The "engine" section (ENGINE §11): write items per step, enrolment overhead, bulk
- * enrolment against its floor, and timer precision on both paths. Each part runs in
+ * The "engine" section (ENGINE §11): write items per step (SendEmail with its Sent
+ * included), enrolment overhead, bulk enrolment into SendEmail → Wait → SendEmail
+ * against its floor, and timer precision on both paths. Each part runs in
  * bench/engine-child.ts, a process with an engine stack of its own: the product clock
  * and the sweeper timer are process-wide, and the timer part needs another
  * LONG_WAIT_THRESHOLD_SECONDS. `BENCH_ENGINE_PARTS=writes,timers` runs some of them.
- * The "0 reads and writes while waiting" target is a test (test/engine/waiting.test.ts).
+ * The "0 reads and writes while waiting" target is a test (test/engine/waiting.test.ts),
+ * and so is "0 duplicate sends in the fault tests" (test/engine/delivery.test.ts).
  */
 interface ChildOut<T> {
   result: T;
