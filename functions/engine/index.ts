@@ -4,6 +4,9 @@ import { noteStepError } from "../../shared/engine/dead-letter.js";
 import { dispatch, parseStepsMessage } from "../../shared/engine/dispatch.js";
 import { logger } from "../../shared/observability.js";
 import { sqsWorker } from "../../shared/sqs-worker.js";
+// SendEmail, SendSMS and Webhook run here and only here: importing the module registers them
+// (shared/engine/intent.ts), so the API functions' bundles carry no SES or SMS client.
+import "../../shared/engine/deliver-step.js";
 
 // Fail fast at cold start when the environment is incomplete.
 loadConfig();

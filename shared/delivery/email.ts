@@ -1,4 +1,4 @@
-import { SESv2Client, SendEmailCommand } from "@aws-sdk/client-sesv2";
+import type { SESv2Client } from "@aws-sdk/client-sesv2";
 import type { Item } from "../domain/owned.js";
 import { getEmail } from "../domain/emails.js";
 import { productEpoch } from "../clock.js";
@@ -142,16 +142,23 @@ export async function prepareEmail(input: EmailInput): Promise<Decision> {
   };
 }
 
-let ses: SESv2Client | undefined;
-/** One attempt a call (SDK retries would resend) with a 10 s request timeout (§8.2). */
-function sesClient(): SESv2Client {
-  // SES_ENDPOINT exists for the fault tests only (an SES double that throttles, refuses or hangs); unset on AWS.
-  const endpoint = process.env["SES_ENDPOINT"];
-  ses ??= new SESv2Client({
-    maxAttempts: 1,
-    // throwOnRequestTimeout: without it the Node handler only warns at 10 s and keeps waiting.
-    requestHandler: { requestTimeout: 10_000, connectionTimeout: 5_000, throwOnRequestTimeout: true },
-    ...(endpoint ? { endpoint, credentials: { accessKeyId: "local", secretAccessKey: "local" } } : {}),
+let ses: Promise<{ client: SESv2Client; SendEmailCommand: typeof import("@aws-sdk/client-sesv2").SendEmailCommand }> | undefined;
+/**
+ * One attempt a call (SDK retries would resend) with a 10 s request timeout (§8.2).
+ * Imported on the first send, not at cold start: a runner that only waits and tags
+ * never evaluates the SES client.
+ */
+function sesClient() {
+  ses ??= import("@aws-sdk/client-sesv2").then(({ SESv2Client, SendEmailCommand }) => {
+    // SES_ENDPOINT exists for the fault tests only (an SES double that throttles, refuses or hangs); unset on AWS.
+    const endpoint = process.env["SES_ENDPOINT"];
+    const client = new SESv2Client({
+      maxAttempts: 1,
+      // throwOnRequestTimeout: without it the Node handler only warns at 10 s and keeps waiting.
+      requestHandler: { requestTimeout: 10_000, connectionTimeout: 5_000, throwOnRequestTimeout: true },
+      ...(endpoint ? { endpoint, credentials: { accessKeyId: "local", secretAccessKey: "local" } } : {}),
+    });
+    return { client, SendEmailCommand };
   });
   return ses;
 }
@@ -161,7 +168,8 @@ export async function sendEmail(msg: EmailMessage): Promise<SendResult> {
   if (process.env["DELIVERY_MODE"] === "local") return localSendEmail(msg, productEpoch());
   const configurationSet = process.env["SES_CONFIGURATION_SET"];
   try {
-    const out = await sesClient().send(
+    const { client, SendEmailCommand } = await sesClient();
+    const out = await client.send(
       new SendEmailCommand({
         FromEmailAddress: msg.From,
         Destination: { ToAddresses: [msg.To], CcAddresses: msg.CC, BccAddresses: msg.BCC },

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { PinpointSMSVoiceV2Client, SendTextMessageCommand, type SendTextMessageCommandInput } from "@aws-sdk/client-pinpoint-sms-voice-v2";
+import type { PinpointSMSVoiceV2Client, SendTextMessageCommandInput } from "@aws-sdk/client-pinpoint-sms-voice-v2";
 import { productEpoch } from "../clock.js";
 import type { Item } from "../domain/owned.js";
 import { appendOutbox } from "./local-outbox.js";
@@ -227,7 +227,9 @@ export interface SmsClientOptions {
  * again) and a 10 s limit on the whole request. `throwOnRequestTimeout` makes that limit
  * an error; without it the Node handler only logs a warning and keeps waiting.
  */
-export function buildSmsClient(opts: SmsClientOptions = {}): PinpointSMSVoiceV2Client {
+export async function buildSmsClient(opts: SmsClientOptions = {}): Promise<PinpointSMSVoiceV2Client> {
+  // Imported on the first send, not at cold start: most runner invocations never send an SMS.
+  const { PinpointSMSVoiceV2Client } = await import("@aws-sdk/client-pinpoint-sms-voice-v2");
   const timeout = opts.requestTimeoutMs ?? SMS_REQUEST_TIMEOUT_MS;
   return new PinpointSMSVoiceV2Client({
     ...(process.env["AWS_REGION"] ? { region: process.env["AWS_REGION"] } : {}),
@@ -237,8 +239,11 @@ export function buildSmsClient(opts: SmsClientOptions = {}): PinpointSMSVoiceV2C
   });
 }
 
-let client: PinpointSMSVoiceV2Client | undefined;
-const defaultSend: SendTextMessage = (input) => (client ??= buildSmsClient()).send(new SendTextMessageCommand(input));
+let client: Promise<PinpointSMSVoiceV2Client> | undefined;
+const defaultSend: SendTextMessage = async (input) => {
+  const { SendTextMessageCommand } = await import("@aws-sdk/client-pinpoint-sms-voice-v2");
+  return (await (client ??= buildSmsClient())).send(new SendTextMessageCommand(input));
+};
 const defaultSleep: Sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The local sender (ENGINE §9): the message lands in the local outbox, at product time. */

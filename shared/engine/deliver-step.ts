@@ -13,8 +13,8 @@ import { prepareSms, sendSms } from "../delivery/sms.js";
 import { smsDueAt } from "./window.js";
 import { record } from "./cursor.js";
 import { InjectedFault, takeFault } from "./faults.js";
+import { registerDeliverySteps } from "./intent.js";
 import type { Cursor, StepRecord } from "./model.js";
-import type { Chain } from "./runner.js";
 import { passed, stepDone, sub, type ActionContext } from "./step-actions.js";
 
 /**
@@ -26,18 +26,10 @@ import { passed, stepDone, sub, type ActionContext } from "./step-actions.js";
  * into the cursor's next write, so a send costs the cursor one write.
  */
 
-/** A younger intent's worker may still be in its call (§8.2): its step waits until then. */
-export const INTENT_STALE_SECONDS = 120;
 /** Throttled re-parks of one action before it is `Failed Throttled` (§8.2). */
 const MAX_THROTTLES = 5;
 
 export type Channel = "email" | "sms" | "webhook";
-
-/** A call the runner makes once the intent is written. */
-export interface External {
-  ctx: ActionContext;
-  call(): Promise<void>;
-}
 
 /** Why a subscriber is not sendable (§3.1): the held reason, else its SubscriptionStatus; undefined when sendable. */
 export function suppressedBy(s: Item): string | undefined {
@@ -229,27 +221,6 @@ export async function webhookStep(ctx: ActionContext): Promise<void> {
   });
 }
 
-/** The call after the intent write; the local fault `after-intent` kills the worker just before it. */
-export async function runExternal(external: External): Promise<void> {
-  if (takeFault("after-intent")) throw new InjectedFault("after-intent");
-  await external.call();
-}
-
-/**
- * A recovered cursor holding an intent with no result (§8.2): its worker died
- * around the call. Older than INTENT_STALE_SECONDS, it is recorded `Unconfirmed
- * IntentWithoutResult` and the journey goes on without sending; younger, the
- * worker may still be in the call, so the step waits (the seconds returned).
- */
-export function recoverIntent(chain: Chain): number {
-  const c = chain.c;
-  const intent = c.Intent;
-  if (!intent) return 0;
-  const age = chain.now - intent.At;
-  if (age < INTENT_STALE_SECONDS) return INTENT_STALE_SECONDS - age;
-  c.Steps.push(record(chain.now, intent.ActionID, intent.Action, "Unconfirmed", "IntentWithoutResult", { IntentAt: formatDateTime(new Date(intent.At * 1000)) }));
-  delete c.Intent;
-  countBy({ Channel: intent.Action === "SendSMS" ? "sms" : intent.Action === "Webhook" ? "webhook" : "email" }, "SendsUnconfirmed", "Count", 1);
-  logger().warn("intent without result", { entryId: c.EntryID, actionId: intent.ActionID, action: intent.Action });
-  return 0;
-}
+// Delivery runs only in the runner: its handler imports this module, which registers the
+// three steps, so no API function bundles the SES and SMS clients (step-actions.ts).
+registerDeliverySteps({ SendEmail: sendEmailStep, SendSMS: sendSmsStep, Webhook: webhookStep });

@@ -12,7 +12,7 @@ import { addEntry, cursorKey, cursorOf, cursorWrite, record, sendsOwnMessage } f
 import { cancellationCodes, getConsistent, loadJourney, Tx, updateItem, versionIs, type LoadedJourney } from "./store.js";
 import { runAction, type ActionContext } from "./step-actions.js";
 import { runCriteriaHold } from "./criteria.js";
-import { recoverIntent, runExternal, type External } from "./deliver-step.js";
+import { recoverIntent, runExternal, type External } from "./intent.js";
 
 /**
  * The step runner (ENGINE §5.2): a Step message names a cursor and the Version it

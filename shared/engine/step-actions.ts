@@ -15,7 +15,7 @@ import { decide } from "./criteria.js";
 import { endOthers } from "./fanout.js";
 import { admitInChain } from "./enrol.js";
 import { getConsistent, updateItem, versionIs } from "./store.js";
-import { sendEmailStep, sendSmsStep, webhookStep } from "./deliver-step.js";
+import { deliveryStep } from "./intent.js";
 
 /**
  * The actions without delivery (ENGINE §7). Each one records its step and leaves
@@ -112,11 +112,10 @@ export async function runAction(ctx: ActionContext): Promise<void> {
       return passed(ctx, "Done", "", { DebugMessage: message });
     }
     case "SendEmail":
-      return sendEmailStep(ctx);
-    case "Webhook":
-      return webhookStep(ctx);
     case "SendSMS":
-      return sendSmsStep(ctx);
+    case "Webhook":
+      // Registered by the runner's handler (intent.ts says why).
+      return deliveryStep(action.Action)(ctx);
     case "UpdateCustomFieldValue": {
       const fieldId = idParam(action, "TargetCustomFieldID");
       if (!fieldId) return passed(ctx, "Skipped", "NotConfigured");

@@ -434,7 +434,7 @@ describe("sendSms through the real SDK client, against a local server answering 
     });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
     sms = await load({ AWS_REGION: "eu-west-1", AWS_ACCESS_KEY_ID: "test", AWS_SECRET_ACCESS_KEY: "test", AWS_SESSION_TOKEN: undefined });
-    const client = sms.buildSmsClient({ endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requestTimeoutMs: 500 });
+    const client = await sms.buildSmsClient({ endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requestTimeoutMs: 500 });
     const { SendTextMessageCommand } = await import("@aws-sdk/client-pinpoint-sms-voice-v2");
     send = (input) => client.send(new SendTextMessageCommand(input));
   });
