@@ -67,24 +67,31 @@ describe("pause and resume", () => {
 
   it("re-applies a Wait's window on resume", { timeout: 120_000 }, async () => {
     const user = await engine.user();
+    // A one-hour window 12 hours from the product clock's hour: the Wait's base (now + 1 min) is
+    // never inside it, whatever time of day the suite runs and however far earlier tests moved
+    // the clock, so the cursor waits in the index (no delayed message for Idle to wait out).
+    const now = Date.parse(`${String((await engine.local("GET", "/_local/clock")).body["Now"]).replace(" ", "T")}Z`) / 1000;
+    const hour = new Date(now * 1000).getUTCHours();
+    const before = (hour + 12) % 24 === 23 ? 22 : (hour + 12) % 24;
+    const hh = (n: number) => String(n).padStart(2, "0");
     const { list, journeyId } = await setup(user, [
-      { Action: "Wait", WaitUnit: "minutes", WaitAmount: 1, TimeConstraintEnabled: true, DontSendBefore: "09:00", DontSendAfter: "10:00", AllowedDays: ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], Published: true },
+      { Action: "Wait", WaitUnit: "minutes", WaitAmount: 1, TimeConstraintEnabled: true, DontSendBefore: `${hh(before)}:00`, DontSendAfter: `${hh(before + 1)}:00`, AllowedDays: ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], Published: true },
       { Action: "Debug", DebugMessage: "after", Published: true },
     ]);
     const sid = await enrol(user, list, journeyId, "w1@example.com");
     await engine.idle();
     expect((await user.get("/api/v1/journey.disable", { JourneyID: journeyId })).status).toBe(200);
-    // Past the due time and out of the window: on enable, it waits for the next 09:00.
-    const now = Date.parse(`${String((await engine.local("GET", "/_local/clock")).body["Now"]).replace(" ", "T")}Z`) / 1000;
+    // Past the due time and 12 hours from the window: on enable, it waits for the next opening.
     const nextDay = new Date((now + 2 * 86400) * 1000).toISOString().slice(0, 10);
-    await engine.local("POST", "/_local/clock", { SetNow: `${nextDay} 12:00:00` });
+    const setNow = `${nextDay} ${hh((before + 12) % 24)}:00:00`;
+    await engine.local("POST", "/_local/clock", { SetNow: setNow });
     await engine.idle();
+    expect((await cursor(user.userId, sid, journeyId))["State"]).toBe("Paused");
     expect((await user.get("/api/v1/journey.enable", { JourneyID: journeyId })).status).toBe(200);
     await engine.idle();
     const c = await cursor(user.userId, sid, journeyId);
     expect(c["State"]).toBe("Active");
-    const dayAfter = new Date((now + 3 * 86400) * 1000).toISOString().slice(0, 10);
-    expect(c["DueAt"]).toBe(Date.parse(`${dayAfter}T09:00:00Z`) / 1000);
+    expect(c["DueAt"]).toBe(Date.parse(`${setNow.replace(" ", "T")}Z`) / 1000 + 12 * 3600);
   });
 });
 
