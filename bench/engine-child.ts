@@ -90,7 +90,8 @@ function categoryOf(pk: string, sk: string): Category {
 const shape = (pk: string, sk: string) =>
   [pk, sk].map((k) => k.replace(/[0-9A-Z]{26}/g, "<ulid>").replace(/[0-9a-f]{16,}/g, "<hex>").replace(/\d+/g, "n")).join("|");
 
-interface Tally {
+/** A part's write tally; the parent process reads it back (bench/engine.ts). */
+export interface Tally {
   items: number;
   transactional: number;
   byCategory: Record<string, number>;

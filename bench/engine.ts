@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import os from "node:os";
 import { fileURLToPath } from "node:url";
 import type { Section } from "./section.js";
+import type { Tally } from "./engine-child.js";
 
 /**
  * The "engine" section (ENGINE §11): write items per step (SendEmail with its Sent
@@ -33,20 +34,6 @@ function runChild<T>(part: string): Promise<ChildOut<T>> {
   });
 }
 
-interface Tally {
-  items: number;
-  transactional: number;
-  byCategory: Record<string, number>;
-  shapes: Record<string, number>;
-  dueIndex: number;
-  journeyIndex: number;
-  mailIndex: number;
-  roles: Record<string, number>;
-  failedItems: number;
-  sentDuplicateAttempts: number;
-  queued: Record<string, number>;
-  sentIds: { distinct: number; twice: number; more: number };
-}
 interface WritesResult {
   enrolments: number;
   K: number;
