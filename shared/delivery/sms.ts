@@ -4,6 +4,7 @@ import { productEpoch } from "../clock.js";
 import type { Item } from "../domain/owned.js";
 import { appendOutbox } from "./local-outbox.js";
 import type { SendResult, SmsMessage } from "./model.js";
+import { classifySendError } from "./send-errors.js";
 import { personalise, valuesOf } from "./personalise.js";
 import { parseSmsGateways, type SmsGateways } from "./sms-gateways.js";
 
@@ -183,15 +184,6 @@ export function prepareSms(input: PrepareSmsInput, gateways: SmsGateways = SMS_G
  * Sending
  * --------------------------------------------------------------------------------------------- */
 
-/** What a failed SDK call looks like: a ServiceException carries the answer's status and the error's name. */
-interface SdkErrorShape {
-  name?: unknown;
-  message?: unknown;
-  $metadata?: { httpStatusCode?: unknown };
-}
-
-const clip = (s: string, n = 500): string => (s.length > n ? `${s.slice(0, n)}…` : s);
-
 /**
  * §8.2's classification of a failed `SendTextMessage`, pure so that it can be tested on
  * constructed errors:
@@ -201,15 +193,7 @@ const clip = (s: string, n = 500): string => (s.length > n ? `${s.slice(0, n)}�
  *   message may have gone out, so it must never be sent again.
  */
 export function classifySmsError(err: unknown): Exclude<SendResult, { kind: "accepted" }> {
-  const e = (typeof err === "object" && err !== null ? err : {}) as SdkErrorShape;
-  const name = typeof e.name === "string" && e.name !== "" ? e.name : "Error";
-  const message = typeof e.message === "string" ? e.message : String(err);
-  const status = typeof e.$metadata?.httpStatusCode === "number" ? e.$metadata.httpStatusCode : undefined;
-  if (status !== undefined && status >= 400 && status < 500) {
-    if (name === "ThrottlingException") return { kind: "throttled", code: name };
-    return { kind: "refused", code: name, ...(message !== "" ? { message: clip(message) } : {}) };
-  }
-  return { kind: "noAnswer", error: clip(status !== undefined ? `${name} (HTTP ${status}): ${message}` : `${name}: ${message}`) };
+  return classifySendError(err, ["ThrottlingException"]);
 }
 
 /** The one call sendSms makes; a client's `send`, or a test's stand-in. */
