@@ -25,9 +25,9 @@ export const BUNDLE = {
 } as const;
 
 /**
- * The same settings for a code-split bundle (the /api.php dispatcher): `index.mjs`
- * holds the entry and what it imports statically; every dynamic `import()` (a
- * command group, shared/command-groups.ts) becomes a chunk under `chunks/`, with
+ * The same settings for a code-split bundle (the /api.php dispatcher and the runner):
+ * `index.mjs` holds the entry and what it imports statically; every dynamic `import()`
+ * (a command group, shared/command-groups.ts; the SES or SMS client) becomes a chunk under `chunks/`, with
  * the code that chunks share in chunks of their own, each with its map beside it.
  * NodejsFunction can only write one file (it passes esbuild `--outfile`), so the
  * stack packages this output itself (infra/constructs/api-function.ts).

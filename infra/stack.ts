@@ -553,6 +553,9 @@ export class JourneyApiStack extends Stack {
     this.runner = new ApiFunction(this, "EngineFunction", {
       target: "engine",
       timeout: RUNNER_TIMEOUT,
+      // Split: the SES and SMS clients (shared/delivery) become chunks loaded on the first
+      // send, so a cold start that only waits, decides and tags does not load them.
+      splitting: true,
       // It signs the unsubscribe links of the emails it sends (ENGINE §8.1, §8.4).
       environment: { ...environment, ...engineEnvironment, ...eventsEnvironment, ...linkEnvironment },
     });

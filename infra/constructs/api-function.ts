@@ -105,8 +105,10 @@ export interface ApiFunctionProps {
   reservedConcurrentExecutions?: number;
   /**
    * Bundle with code splitting: every dynamic import() becomes a chunk that is
-   * loaded on first use (infra/bundling.ts). Only the /api.php dispatcher sets it,
-   * so that a cold start loads one command group rather than all of them.
+   * loaded on first use (infra/bundling.ts). Set where it keeps a cold start small:
+   * the /api.php dispatcher (one command group rather than all of them) and the
+   * runner (the SES and SMS clients only once it sends). A CommonJS package imported
+   * this way must be read through cjsExports() (shared/cjs-exports.ts).
    */
   splitting?: boolean;
 }

@@ -37,6 +37,11 @@ export interface LocalStackOptions {
   unsubscribeKeysFile?: string;
   /** Where unsubscribe links point (PUBLIC_BASE_URL); default: this gateway's own URL. */
   publicBaseUrl?: string;
+  /**
+   * A queue consumer's handler module in place of `functions/<name>/index.ts`, by
+   * function name ("engine", …): a test runs a bundle as CDK packages it this way.
+   */
+  handlerModules?: Partial<Record<string, string>>;
 }
 
 export interface LocalStack {
@@ -181,7 +186,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       const poller = startPoller({
         name: `journey-api-${fn}`,
         queueUrl,
-        handlerModule: new URL(`../../functions/${fn}/index.ts`, import.meta.url).href,
+        handlerModule: opts.handlerModules?.[fn] ?? new URL(`../../functions/${fn}/index.ts`, import.meta.url).href,
         batchSize,
         endpoint: fauxqs.address,
         region: env["AWS_REGION"]!,

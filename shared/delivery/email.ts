@@ -2,6 +2,7 @@ import type { SESv2Client } from "@aws-sdk/client-sesv2";
 import type { Item } from "../domain/owned.js";
 import { getEmail } from "../domain/emails.js";
 import { productEpoch } from "../clock.js";
+import { cjsExports } from "../cjs-exports.js";
 import { localSendEmail } from "./local-ses.js";
 import type { EmailMessage, SendResult } from "./model.js";
 import { personalise, valuesOf } from "./personalise.js";
@@ -149,7 +150,7 @@ let ses: Promise<{ client: SESv2Client; SendEmailCommand: typeof import("@aws-sd
  * never evaluates the SES client.
  */
 function sesClient() {
-  ses ??= import("@aws-sdk/client-sesv2").then(({ SESv2Client, SendEmailCommand }) => {
+  ses ??= import("@aws-sdk/client-sesv2").then(cjsExports).then(({ SESv2Client, SendEmailCommand }) => {
     // SES_ENDPOINT exists for the fault tests only (an SES double that throttles, refuses or hangs); unset on AWS.
     const endpoint = process.env["SES_ENDPOINT"];
     const client = new SESv2Client({

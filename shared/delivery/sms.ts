@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { PinpointSMSVoiceV2Client, SendTextMessageCommandInput } from "@aws-sdk/client-pinpoint-sms-voice-v2";
 import { productEpoch } from "../clock.js";
+import { cjsExports } from "../cjs-exports.js";
 import type { Item } from "../domain/owned.js";
 import { appendOutbox } from "./local-outbox.js";
 import type { SendResult, SmsMessage } from "./model.js";
@@ -213,7 +214,7 @@ export interface SmsClientOptions {
  */
 export async function buildSmsClient(opts: SmsClientOptions = {}): Promise<PinpointSMSVoiceV2Client> {
   // Imported on the first send, not at cold start: most runner invocations never send an SMS.
-  const { PinpointSMSVoiceV2Client } = await import("@aws-sdk/client-pinpoint-sms-voice-v2");
+  const { PinpointSMSVoiceV2Client } = cjsExports(await import("@aws-sdk/client-pinpoint-sms-voice-v2"));
   const timeout = opts.requestTimeoutMs ?? SMS_REQUEST_TIMEOUT_MS;
   return new PinpointSMSVoiceV2Client({
     ...(process.env["AWS_REGION"] ? { region: process.env["AWS_REGION"] } : {}),
@@ -225,8 +226,10 @@ export async function buildSmsClient(opts: SmsClientOptions = {}): Promise<Pinpo
 
 let client: Promise<PinpointSMSVoiceV2Client> | undefined;
 const defaultSend: SendTextMessage = async (input) => {
-  const { SendTextMessageCommand } = await import("@aws-sdk/client-pinpoint-sms-voice-v2");
-  return (await (client ??= buildSmsClient())).send(new SendTextMessageCommand(input));
+  const { SendTextMessageCommand } = cjsExports(await import("@aws-sdk/client-pinpoint-sms-voice-v2"));
+  // SMS_ENDPOINT exists for tests only (an SMS double, as SES_ENDPOINT for SES); unset on AWS.
+  const endpoint = process.env["SMS_ENDPOINT"];
+  return (await (client ??= buildSmsClient(endpoint ? { endpoint } : {}))).send(new SendTextMessageCommand(input));
 };
 const defaultSleep: Sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -59,13 +59,18 @@ async function call(url: string, method: string, path: string, opts: { query?: P
   return { status: res.status, body: parsed, text };
 }
 
-export async function startEngineStack(env: Record<string, string> = {}, opts: { rateLimitPerMinute?: number } = {}): Promise<EngineStack> {
+export async function startEngineStack(
+  env: Record<string, string> = {},
+  opts: { rateLimitPerMinute?: number; handlerModules?: Record<string, string> } = {},
+): Promise<EngineStack> {
   Object.assign(process.env, { LOCAL_SWEEP_MS: "500", ...env });
   const adminKey = `engine-admin-${randomUUID()}`;
   // The bench's engine section raises the limit further: 10,000 calls in well under a minute.
   // Its own web directory: another file's stack may be rebuilding the shared one at this moment.
   const webDir = fileURLToPath(new URL(`../../.build/web-engine-${process.pid}`, import.meta.url));
-  const stack = await startLocalStack({ port: 0, adminKey, rateLimitPerMinute: opts.rateLimitPerMinute ?? 100_000, logLevel: "WARN", webDir });
+  const stack = await startLocalStack({ port: 0, adminKey, rateLimitPerMinute: opts.rateLimitPerMinute ?? 100_000, logLevel: "WARN", webDir,
+    ...(opts.handlerModules ? { handlerModules: opts.handlerModules } : {}),
+  });
   const url = stack.url;
   const local = (method: string, path: string, json?: unknown) => call(url, method, path, { json, headers: { AdminAPIKey: adminKey } });
   const idle = async (timeoutMs = 60_000) => {
