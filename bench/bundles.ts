@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
+import { mkdtemp, readFile, readdir, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -64,6 +64,24 @@ interface GroupFirstCall {
   coldStartMs: { median: number; p95: number };
 }
 
+/**
+ * What the first use of one lazy chunk of a split bundle that is not a dispatcher
+ * (the runner: the SES or SMS client, on its first send) costs. Each sample is a
+ * fresh process: import index.mjs (timed as every bundle's load), then import the
+ * chunk, as the code's own dynamic import() does on first use.
+ */
+interface LazyChunk {
+  /** The chunk's file, relative to the package. */
+  file: string;
+  /** Whose code it is: the package (or project folder) most of its map's sources belong to. */
+  owner: string;
+  /** The files its import loaded beyond those loaded at init (the chunk and what it alone imports). */
+  bytes: number;
+  mapBytes: number;
+  files: number;
+  lazyMs: { median: number; p95: number };
+}
+
 export interface SplitResult {
   /** All .mjs files of the package, and their maps. */
   totalBytes: number;
@@ -74,10 +92,13 @@ export interface SplitResult {
   initMapBytes: number;
   initFiles: number;
   initLoadMs: { median: number; p95: number };
-  groups: GroupFirstCall[];
-  /** The groups behind the row: the most bytes, and the slowest cold start. */
-  sizeGroup: Group;
-  loadGroup: Group;
+  /** The dispatcher: every group's first call. */
+  groups?: GroupFirstCall[];
+  /** The groups behind the dispatcher's row: the most bytes, and the slowest cold start. */
+  sizeGroup?: Group;
+  loadGroup?: Group;
+  /** Any other split bundle: each chunk that the module load does not load. */
+  lazy?: LazyChunk[];
 }
 
 export interface BundleResult {
@@ -90,7 +111,11 @@ export interface BundleResult {
   loadMs: { median: number; p95: number; samples: number[] };
   loadRatio: number;
   pass: boolean | null;
-  /** Code-split bundles only: the row's size and load are a cold start through its first request (see SplitResult). */
+  /**
+   * Code-split bundles only. The dispatcher's row is a cold start through its first
+   * request, for the group that costs most; any other split bundle's row is its module
+   * load, and its lazy chunks are in the details (see the notes).
+   */
   split?: SplitResult;
   /**
    * Filled only for bundles that miss the goal: who adds the most bytes over the
@@ -289,6 +314,52 @@ async function firstCall(file: string, env: Record<string, string>, command: str
   return out;
 }
 
+/**
+ * The child of a lazy-chunk sample (see LazyChunk); with `trace`, the files loaded
+ * are listed as in FIRST_CALL, in a run of its own.
+ */
+const LAZY_IMPORT = `
+const [file, chunk, trace] = process.argv.slice(1);
+const seen = new Set();
+if (trace === "1") {
+  const { registerHooks } = await import("node:module");
+  if (!registerHooks) throw new Error("tracing a split bundle's loads needs module.registerHooks (Node >= 22.15)");
+  registerHooks({ resolve: (s, c, next) => { const r = next(s, c); if (r.url.startsWith("file:")) seen.add(r.url); return r; } });
+}
+const t0 = performance.now();
+await import(file);
+const t1 = performance.now();
+const init = [...seen];
+await import(chunk);
+const t2 = performance.now();
+process.stdout.write("\\n@@bench " + JSON.stringify({ importMs: t1 - t0, lazyMs: t2 - t1, init, loaded: [...seen].filter((u) => !init.includes(u)) }) + "\\n");
+`;
+
+interface LazySample {
+  importMs: number;
+  lazyMs: number;
+  init: string[];
+  loaded: string[];
+}
+
+async function lazyImport(file: string, chunk: string, env: Record<string, string>, trace: boolean): Promise<LazySample> {
+  const args = ["--input-type=module", "-e", LAZY_IMPORT, pathToFileURL(file).href, pathToFileURL(chunk).href, trace ? "1" : "0"];
+  const { stdout } = await run(process.execPath, args, { env, timeout: 60_000, maxBuffer: 16 * 1024 * 1024 });
+  const at = stdout.lastIndexOf("\n@@bench ");
+  if (at < 0) throw new Error(`no result from the lazy import of ${chunk}: ${stdout.slice(-500)}`);
+  return JSON.parse(stdout.slice(at + "\n@@bench ".length)) as LazySample;
+}
+
+/** A chunk's owner, from its shipped map: the package (or project folder) that most of its sources belong to. */
+async function chunkOwner(file: string): Promise<string> {
+  const map = `${file}.map`;
+  if (!existsSync(map)) return "?";
+  const { sources = [] } = JSON.parse(await readFile(map, "utf8")) as { sources?: string[] };
+  const counts = new Map<string, number>();
+  for (const src of sources) counts.set(ownerOf(src), (counts.get(ownerOf(src)) ?? 0) + 1);
+  return [...counts].sort((a, b) => b[1] - a[1])[0]?.[0] ?? "?";
+}
+
 /** The command a group's first-call sample calls: one that needs credentials, so that it is refused before any I/O. */
 function probeOf(group: Group): string {
   const defs = commandsOf(group);
@@ -356,7 +427,8 @@ export async function benchBundles(): Promise<Section> {
     const samples = new Map<string, number[]>(bundles.map((b) => [b.name, []]));
     // A code-split bundle loads more on its first request: which files each group's
     // first call loads is traced once, and each group's first call is timed in every round.
-    const splits = bundles.filter((b) => b.modules.length > 1);
+    const dispatcher = (b: Deployed) => b.name === "legacy";
+    const splits = bundles.filter((b) => b.modules.length > 1 && dispatcher(b));
     const traces = new Map<string, Map<Group, FirstCallSample>>();
     for (const b of splits) {
       const perGroup = new Map<Group, FirstCallSample>();
@@ -366,10 +438,28 @@ export async function benchBundles(): Promise<Section> {
     const firstCalls = new Map<string, Map<Group, FirstCallSample[]>>(
       splits.map((b) => [b.name, new Map(GROUPS.map((g) => [g, [] as FirstCallSample[]]))]),
     );
+    // Any other split bundle (the runner): the chunks its module load does not load are
+    // found by one traced import, what each loads is traced once, and each chunk's first
+    // import is timed in every round.
+    const lazyTraces = new Map<string, { init: string[]; chunks: Map<string, LazySample> }>();
+    const lazySamples = new Map<string, Map<string, number[]>>();
+    for (const b of bundles.filter((x) => x.modules.length > 1 && !dispatcher(x))) {
+      // Importing index.mjs as the "chunk" loads nothing more: the run only lists init.
+      const init = (await lazyImport(b.file, b.file, b.env, true)).init;
+      const atInit = new Set(init.map((u) => fileURLToPath(u)));
+      const chunks = new Map<string, LazySample>();
+      for (const m of b.modules.filter((x) => !atInit.has(x)).sort()) chunks.set(m, await lazyImport(b.file, m, b.env, true));
+      lazyTraces.set(b.name, { init, chunks });
+      lazySamples.set(b.name, new Map([...chunks.keys()].map((c) => [c, [] as number[]])));
+    }
     for (let round = 0; round <= n; round++) {
       for (const b of bundles) {
         const ms = await coldLoad(b.file, b.env);
         if (round > 0) samples.get(b.name)!.push(ms);
+        for (const [chunk, xs] of lazySamples.get(b.name) ?? []) {
+          const sample = await lazyImport(b.file, chunk, b.env, false);
+          if (round > 0) xs.push(sample.lazyMs);
+        }
         if (!firstCalls.has(b.name)) continue;
         for (const g of GROUPS) {
           const sample = await firstCall(b.file, b.env, probeOf(g), false);
@@ -388,6 +478,36 @@ export async function benchBundles(): Promise<Section> {
         let { bytes, mapBytes } = b;
         let split: SplitResult | undefined;
         const trace = traces.get(b.name);
+        const lazyTrace = lazyTraces.get(b.name);
+        if (lazyTrace) {
+          // The row is the module load: a chunk is loaded only by the code that needs it
+          // (the SES client by the first SendEmail), and what that costs is in the details.
+          const initSize = await bytesOf(lazyTrace.init.map((u) => fileURLToPath(u)));
+          const total = await bytesOf(b.modules);
+          const lazy: LazyChunk[] = [];
+          for (const [chunk, t] of lazyTrace.chunks) {
+            const loaded = t.loaded.map((u) => fileURLToPath(u));
+            lazy.push({
+              file: path.relative(path.dirname(b.file), chunk),
+              owner: await chunkOwner(chunk),
+              ...(await bytesOf(loaded)),
+              files: loaded.length,
+              lazyMs: summary(lazySamples.get(b.name)!.get(chunk)!),
+            });
+          }
+          split = {
+            totalBytes: total.bytes,
+            totalMapBytes: total.mapBytes,
+            files: b.modules.length,
+            initBytes: initSize.bytes,
+            initMapBytes: initSize.mapBytes,
+            initFiles: lazyTrace.init.length,
+            initLoadMs: summary(xs),
+            lazy: lazy.sort((x, y) => y.bytes - x.bytes),
+          };
+          bytes = initSize.bytes;
+          mapBytes = initSize.mapBytes;
+        }
         if (trace) {
           // The files a module load reads are the same whichever group is called later.
           const init = [...trace.values()][0]!.init.map((u) => fileURLToPath(u));
@@ -478,10 +598,28 @@ export async function benchBundles(): Promise<Section> {
         `${r.name}: code-split, ${sp.files} modules, ${kb(sp.totalBytes)} KB in all (${ratio(sp.totalBytes / f)}; maps ${kb(sp.totalMapBytes)} KB).`,
         `  module load (index.mjs and its static imports, ${sp.initFiles} files): ${kb(sp.initBytes)} KB (${ratio(sp.initBytes / f)}), ` +
           `${sp.initLoadMs.median.toFixed(1)} ms median (${ratio(sp.initLoadMs.median / floorMedian)}), p95 ${sp.initLoadMs.p95.toFixed(1)} ms`,
+      );
+      if (sp.lazy) {
+        details.push(
+          `  lazy chunks, each loaded on first use: the files its import loads beyond init, that import (after the module load), and a cold start whose first message uses it (module load + import):`,
+          `  ${"owner".padEnd(38)} ${"files".padStart(5)} ${"+KB".padStart(7)} ${"cold KB".padStart(8)} ${"×floor".padStart(6)} ${"lazy ms".padStart(8)} ${"p95".padStart(6)} ${"cold ms".padStart(8)} ${"×floor".padStart(6)}`,
+        );
+        for (const c of sp.lazy) {
+          const cold = sp.initBytes + c.bytes;
+          const coldMs = sp.initLoadMs.median + c.lazyMs.median;
+          details.push(
+            `  ${c.owner.padEnd(38)} ${String(c.files).padStart(5)} ${`+${kb(c.bytes)}`.padStart(7)} ${kb(cold).padStart(8)} ${ratio(cold / f).padStart(6)} ` +
+              `${c.lazyMs.median.toFixed(1).padStart(8)} ${c.lazyMs.p95.toFixed(1).padStart(6)} ${coldMs.toFixed(1).padStart(8)} ${ratio(coldMs / floorMedian).padStart(6)}`,
+          );
+        }
+        details.push(`  the "${r.name}" row: its module load; a chunk is loaded only by the step that needs it.`);
+        continue;
+      }
+      details.push(
         `  first request to each group: the files it loads beyond init, the lazy import (first call less a warm one), and import + lazy import:`,
         `  ${"group".padEnd(10)} ${"command".padEnd(28)} ${"files".padStart(5)} ${"+KB".padStart(7)} ${"cold KB".padStart(8)} ${"×floor".padStart(6)} ${"lazy ms".padStart(8)} ${"p95".padStart(6)} ${"cold ms".padStart(8)} ${"×floor".padStart(6)}`,
       );
-      for (const g of sp.groups) {
+      for (const g of sp.groups ?? []) {
         const cold = sp.initBytes + g.bytes;
         details.push(
           `  ${g.group.padEnd(10)} ${g.command.padEnd(28)} ${String(g.files).padStart(5)} ${`+${kb(g.bytes)}`.padStart(7)} ${kb(cold).padStart(8)} ${ratio(cold / f).padStart(6)} ` +
@@ -515,9 +653,11 @@ export async function benchBundles(): Promise<Section> {
         `${n} interleaved round${n === 1 ? "" : "s"} after one uncounted warm-up round; each load is a fresh \`node\` process timing \`await import()\` of the bundle.`,
         `p95 is nearest-rank${n < 20 ? `, which with ${n} sample${n === 1 ? "" : "s"} is the slowest load` : ""}.`,
         `Goal: under ${GOAL}× the floor on both size (code, not the map) and median load time.`,
-        "A code-split bundle (the /api.php dispatcher: one chunk per command group, loaded on the group's first call) is judged on what a cold start loads: " +
+        "The /api.php dispatcher is code-split (one chunk per command group, loaded on the group's first call), and every request needs a group, so it is judged on what a cold start loads: " +
           "its row's size is index.mjs with its static imports plus the chunks of the group that adds the most, and its load is its module load (sampled as " +
           "every bundle's) plus the median lazy import of the slowest group's first call. The details give its total size, its module load alone and every group's first call.",
+        "The runner is code-split too, but most of its messages need no chunk: the SES and SMS clients are loaded by the first SendEmail or SendSMS only. Its row is its module load, " +
+          "and the details give each lazy chunk: its import time (in a fresh process after the module load, in every round) and a cold start whose first message needs it.",
       ],
       details,
       data: { rounds: n, goal: GOAL, bundles: results },

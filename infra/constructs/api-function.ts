@@ -177,6 +177,11 @@ function splitCode(entry: string): lambda.Code {
     bundling: {
       // Never used: bundling is local, as for every other function (forceDockerBundling: false).
       image: lambda.Runtime.NODEJS_24_X.bundlingImage,
+      // Never run either, but it names the entry, and that matters: CDK caches a bundle by
+      // the source path and these options (tryBundle is a function, so not part of the
+      // key). Without the entry in them, every split function got the first one's bundle:
+      // the runner shipped the /api.php dispatcher's code.
+      command: ["esbuild", entry],
       local: {
         tryBundle(outputDir) {
           buildSync(splitBuildOptions(path.resolve(REPO_ROOT, entry), outputDir, REPO_ROOT));

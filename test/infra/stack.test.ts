@@ -1,4 +1,6 @@
-import { App, Stack, type CfnElement } from "aws-cdk-lib";
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { App, Stack, Stage, type CfnElement } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
 import * as lambda from "aws-cdk-lib/aws-lambda";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -241,6 +243,28 @@ describe("Lambda functions", () => {
       // Maps are shipped but not loaded at init: --enable-source-maps costs ~30 % of a cold start.
       expect(String(env["NODE_OPTIONS"] ?? ""), id).not.toContain("--enable-source-maps");
       expect(env, id).toMatchObject({ POWERTOOLS_SERVICE_NAME: "journey-api", POWERTOOLS_METRICS_NAMESPACE: "JourneyApi", POWERTOOLS_LOG_LEVEL: "INFO" });
+    }
+  });
+
+  it("packages every function from its own entry: no two share a code asset, and the split ones (dispatcher, runner) ship index.mjs with chunks", () => {
+    // CDK caches a bundle by its options; a split function whose options did not name
+    // its entry was once handed another's bundle (the runner shipped the dispatcher).
+    const outdir = Stage.of(stack)!.assetOutdir;
+    const codeOf = (id: string) => path.join(outdir, `asset.${String((resources[id]?.Properties?.["Code"] as { S3Key: string }).S3Key).replace(/\.zip$/, "")}`);
+    const dirs = allFnIds().map(codeOf);
+    expect(new Set(dirs).size).toBe(dirs.length);
+    const entries = new Map<string, string>([
+      [fnId("legacy"), "functions/legacy/index.ts"],
+      [fnOf(stack.runner), "functions/engine/index.ts"],
+      [fnOf(stack.eventsWorker), "functions/events-worker/index.ts"],
+      [fnId("journeys"), "functions/journeys/index.ts"],
+    ]);
+    for (const [id, entry] of entries) {
+      const dir = codeOf(id);
+      const { sources } = JSON.parse(readFileSync(path.join(dir, "index.mjs.map"), "utf8")) as { sources: string[] };
+      expect(sources.filter((src) => src.includes("functions/")).map((src) => src.slice(src.indexOf("functions/"))), id).toEqual([entry]);
+      const split = id === fnId("legacy") || id === fnOf(stack.runner);
+      expect(existsSync(path.join(dir, "chunks")), id).toBe(split);
     }
   });
 
