@@ -356,7 +356,11 @@ async function chunkOwner(file: string): Promise<string> {
   if (!existsSync(map)) return "?";
   const { sources = [] } = JSON.parse(await readFile(map, "utf8")) as { sources?: string[] };
   const counts = new Map<string, number>();
-  for (const src of sources) counts.set(ownerOf(src), (counts.get(ownerOf(src)) ?? 0) + 1);
+  for (const src of sources) {
+    // Sources are relative to the map, which sits in the synthesized asset outside the repository.
+    const owner = ownerOf(path.relative(REPO_ROOT, path.resolve(path.dirname(file), src)));
+    counts.set(owner, (counts.get(owner) ?? 0) + 1);
+  }
   return [...counts].sort((a, b) => b[1] - a[1])[0]?.[0] ?? "?";
 }
 
