@@ -263,6 +263,14 @@ const apiEvent = (command: string) => ({
   isBase64Encoded: false,
 });
 
+/** In a sample's child: with `trace` "1", a resolve hook puts every file URL loaded in `seen`. */
+const TRACE_LOADS = `const seen = new Set();
+if (trace === "1") {
+  const { registerHooks } = await import("node:module");
+  if (!registerHooks) throw new Error("tracing a split bundle's loads needs module.registerHooks (Node >= 22.15)");
+  registerHooks({ resolve: (s, c, next) => { const r = next(s, c); if (r.url.startsWith("file:")) seen.add(r.url); return r; } });
+}`;
+
 /**
  * The child of a first-call sample (see GroupFirstCall). Its result goes to stdout
  * after a marker, since the handler's own log lines go there too. With `trace`,
@@ -271,12 +279,7 @@ const apiEvent = (command: string) => ({
  */
 const FIRST_CALL = `
 const [file, warmEvent, event, trace] = process.argv.slice(1);
-const seen = new Set();
-if (trace === "1") {
-  const { registerHooks } = await import("node:module");
-  if (!registerHooks) throw new Error("tracing a split bundle's loads needs module.registerHooks (Node >= 22.15)");
-  registerHooks({ resolve: (s, c, next) => { const r = next(s, c); if (r.url.startsWith("file:")) seen.add(r.url); return r; } });
-}
+${TRACE_LOADS}
 const ctx = { functionName: "bench", functionVersion: "$LATEST", invokedFunctionArn: "arn:aws:lambda:us-east-1:000000000000:function:bench",
   memoryLimitInMB: "512", awsRequestId: "bench", getRemainingTimeInMillis: () => 29000, callbackWaitsForEmptyEventLoop: false };
 const t0 = performance.now();
@@ -320,12 +323,7 @@ async function firstCall(file: string, env: Record<string, string>, command: str
  */
 const LAZY_IMPORT = `
 const [file, chunk, trace] = process.argv.slice(1);
-const seen = new Set();
-if (trace === "1") {
-  const { registerHooks } = await import("node:module");
-  if (!registerHooks) throw new Error("tracing a split bundle's loads needs module.registerHooks (Node >= 22.15)");
-  registerHooks({ resolve: (s, c, next) => { const r = next(s, c); if (r.url.startsWith("file:")) seen.add(r.url); return r; } });
-}
+${TRACE_LOADS}
 const t0 = performance.now();
 await import(file);
 const t1 = performance.now();
