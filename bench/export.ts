@@ -18,11 +18,11 @@ const ACTIONS = 5;
 const DAYS = ["2026-03-01", "2026-03-02", "2026-03-03"];
 
 async function seed(journeys: number): Promise<number> {
-  const { createUser } = await import("../shared/domain/users.js");
+  const { createUser } = await import("../shared/domain/users/users.js");
   const { createEmail } = await import("../shared/domain/emails.js");
   const { nextIds } = await import("../shared/domain/ids.js");
-  const { storable } = await import("../shared/domain/journeys.js");
-  const { writeTreeVersion } = await import("../shared/domain/tree-store.js");
+  const { storable } = await import("../shared/domain/journeys/journeys.js");
+  const { writeTreeVersion } = await import("../shared/domain/trees/tree-store.js");
   const { batchPut } = await import("../shared/domain/owned.js");
   const { keys } = await import("../shared/keys.js");
   const tag = `${journeys}-${Date.now()}`;
@@ -85,7 +85,7 @@ function runChild(env: Record<string, string>, bundleFile: string, userId: numbe
 }
 
 export async function benchExport(ctx: BenchContext): Promise<Section> {
-  const { createExportJob, getExportJob } = await import("../shared/domain/exports.js");
+  const { createExportJob, getExportJob } = await import("../shared/domain/exports/exports.js");
   // The deployed artifact, built as CDK builds it: what runs on Lambda is what is measured.
   const dir = await mkdtemp(path.join(tmpdir(), "journey-export-bench-"));
   const worker = await bundle(dir, "export-worker", "functions/export-worker/index.ts");

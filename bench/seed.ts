@@ -18,7 +18,7 @@ export interface SeededJourney {
 }
 
 export async function createBenchUser(): Promise<BenchUser> {
-  const { createUser } = await import("../shared/domain/users.js");
+  const { createUser } = await import("../shared/domain/users/users.js");
   const tag = randomUUID().slice(0, 12);
   return createUser({
     username: `bench-${tag}`,
@@ -36,8 +36,8 @@ export async function seedJourneys(
   actionsPerJourney: number,
   concurrency = 16,
 ): Promise<SeededJourney[]> {
-  const { createJourney, changeStatus } = await import("../shared/domain/journeys.js");
-  const { replaceTree } = await import("../shared/domain/journey-tree.js");
+  const { createJourney, changeStatus } = await import("../shared/domain/journeys/journeys.js");
+  const { replaceTree } = await import("../shared/domain/journeys/journey-tree.js");
   const { createEmail } = await import("../shared/domain/emails.js");
   const { nextIds } = await import("../shared/domain/ids.js");
   const now = new Date();
@@ -82,7 +82,7 @@ export async function seedJourneys(
 
 /** Ingests in-process in batches of 500, `concurrency` batches at a time; throws if any event is not accepted. */
 export async function ingestAll(userId: number, events: Record<string, unknown>[], concurrency = 4): Promise<void> {
-  const { ingestEvents } = await import("../shared/domain/ingest.js");
+  const { ingestEvents } = await import("../shared/domain/ingest/ingest.js");
   const batches: Record<string, unknown>[][] = [];
   for (let i = 0; i < events.length; i += 500) batches.push(events.slice(i, i + 500));
   await eachLimited(batches, concurrency, async (batch) => {

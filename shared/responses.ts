@@ -1,4 +1,4 @@
-import { ACTION_STAT_KEYS, EMAIL_ACTION_KEYS } from "./domain/stats.js";
+import { ACTION_STAT_KEYS, EMAIL_ACTION_KEYS } from "./domain/stats/stats.js";
 
 /**
  * The shapes of success bodies, by command, for the OpenAPI document (CONTRACT §8).

@@ -1,7 +1,7 @@
 import type { SQSEvent, SQSRecord } from "aws-lambda";
 import { loadConfig } from "../../shared/config.js";
-import { parseEventMessage } from "../../shared/domain/event-messages.js";
-import { ingestEvents } from "../../shared/domain/ingest.js";
+import { parseEventMessage } from "../../shared/domain/ingest/event-messages.js";
+import { ingestEvents } from "../../shared/domain/ingest/ingest.js";
 import { countIngest, faultOf, logger } from "../../shared/observability.js";
 import { sqsWorker } from "../../shared/sqs-worker.js";
 

@@ -1,5 +1,5 @@
 import { loadConfig } from "../../shared/config.js";
-import { failExportJobFinally, parseExportMessage } from "../../shared/domain/exports.js";
+import { failExportJobFinally, parseExportMessage } from "../../shared/domain/exports/exports.js";
 import { countExport, faultOf, logger } from "../../shared/observability.js";
 import { sqsWorker } from "../../shared/sqs-worker.js";
 

@@ -1,6 +1,6 @@
 import { loadConfig } from "../../shared/config.js";
-import { runExport } from "../../shared/domain/export-job-run.js";
-import { parseExportMessage } from "../../shared/domain/exports.js";
+import { runExport } from "../../shared/domain/exports/export-job-run.js";
+import { parseExportMessage } from "../../shared/domain/exports/exports.js";
 import { logger } from "../../shared/observability.js";
 import { sqsWorker } from "../../shared/sqs-worker.js";
 

@@ -1,6 +1,6 @@
 import type { SQSEvent, SQSRecord } from "aws-lambda";
 import { loadConfig } from "../../shared/config.js";
-import { MAX_EVENTS } from "../../shared/domain/event-messages.js";
+import { MAX_EVENTS } from "../../shared/domain/ingest/event-messages.js";
 import { sendMessage } from "../../shared/domain/sqs-send.js";
 import { countSesMapping, mapSesEvent, markFailed, type SesIngestEvent, type SesMapping } from "../../shared/delivery/ses-events.js";
 import { logger } from "../../shared/observability.js";

@@ -4,7 +4,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "
 import { productNow } from "../../shared/clock.js";
 import { loadConfig } from "../../shared/config.js";
 import { confirmPage, failedText, notValidText, unsubscribedText, type Page } from "../../shared/delivery/unsubscribe-page.js";
-import { unsubscribeByLink, validLink } from "../../shared/domain/unsubscribe-link.js";
+import { unsubscribeByLink, validLink } from "../../shared/domain/subscribers/unsubscribe-link.js";
 import { faultOf, flushMetrics, logger, logRequest } from "../../shared/observability.js";
 
 // Fail fast at cold start when the environment is incomplete.

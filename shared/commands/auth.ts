@@ -4,7 +4,7 @@ import { defineCommand, type Permission } from "../command.js";
 import { loadConfig } from "../config.js";
 import { CommandError, validation } from "../errors.js";
 import { isEmailAddress } from "../domain/email-address.js";
-import { createSession, createUser, principalByApiKey, principalByPassword } from "../domain/users.js";
+import { createSession, createUser, principalByApiKey, principalByPassword } from "../domain/users/users.js";
 import { field, fail, isAbsent, requiredText, toText } from "../params.js";
 
 /** user.create and user.login (CONTRACT §5). */

@@ -1,8 +1,8 @@
 import * as z from "zod/mini";
 import { document } from "../command-docs.js";
 import { defineCommand, userOf } from "../command.js";
-import { MAX_EVENTS } from "../domain/event-messages.js";
-import { ingestEvents } from "../domain/ingest.js";
+import { MAX_EVENTS } from "../domain/ingest/event-messages.js";
+import { ingestEvents } from "../domain/ingest/ingest.js";
 import { countIngest } from "../observability.js";
 import { enrollmentCommands } from "./enrollment.js";
 import { field, fail, toJsonValue } from "../params.js";

@@ -4,9 +4,9 @@ import { document } from "../command-docs.js";
 import { defineCommand, RawReply, userOf } from "../command.js";
 import { loadConfig } from "../config.js";
 import { CommandError, conflict, notFound, validation } from "../errors.js";
-import { createExportJob, EXPORT_MODULE, failExportJobFinally, getExportJob, type ExportJob } from "../domain/exports.js";
+import { createExportJob, EXPORT_MODULE, failExportJobFinally, getExportJob, type ExportJob } from "../domain/exports/exports.js";
 import { sendMessage } from "../domain/sqs-send.js";
-import { MAX_WINDOW_DAYS, resolveWindow } from "../domain/window.js";
+import { MAX_WINDOW_DAYS, resolveWindow } from "../domain/stats/window.js";
 import { keys } from "../keys.js";
 import { flag, optionalDate, optionalEnum, requiredId } from "../params.js";
 

@@ -1,10 +1,10 @@
 import { CommandError, validation } from "../errors.js";
-import { validateCriteria } from "../domain/criteria.js";
+import { validateCriteria } from "../domain/trees/criteria.js";
 import { keys } from "../keys.js";
 import { batchGet, keyId } from "../domain/owned.js";
-import type { RefCheck } from "../domain/trigger.js";
+import type { RefCheck } from "../domain/journeys/trigger.js";
 import { field, fail, isAbsent, optionalEnum, requiredId, requiredIdList, toJsonValue, toNonNegativeInt, toText, type Coded } from "../params.js";
-import { parseTriggerName, TRIGGERS } from "../domain/trigger.js";
+import { parseTriggerName, TRIGGERS } from "../domain/journeys/trigger.js";
 
 /** Parameters shared by the journey commands, with the reference's codes. */
 

@@ -15,15 +15,15 @@ import {
   updateJourney,
   type Journey,
   type Status,
-} from "../domain/journeys.js";
-import { actionView } from "../domain/action-tree.js";
-import { readJourneyWithTree } from "../domain/journey-tree.js";
-import { actionStats, filteredEmailActions, journeyStats, type JourneyRollup } from "../domain/stats.js";
-import { accountRollups, countersOf, enrollmentOf, journeyDays, journeyLifetimeKeys } from "../domain/stats-read.js";
+} from "../domain/journeys/journeys.js";
+import { actionView } from "../domain/trees/action-tree.js";
+import { readJourneyWithTree } from "../domain/journeys/journey-tree.js";
+import { actionStats, filteredEmailActions, journeyStats, type JourneyRollup } from "../domain/stats/stats.js";
+import { accountRollups, countersOf, enrollmentOf, journeyDays, journeyLifetimeKeys } from "../domain/stats/stats-read.js";
 import { keyId } from "../domain/owned.js";
 import { keys } from "../keys.js";
-import { resolveTrigger, triggerErrors, type Trigger } from "../domain/trigger.js";
-import { MAX_WINDOW_DAYS, resolveWindow } from "../domain/window.js";
+import { resolveTrigger, triggerErrors, type Trigger } from "../domain/journeys/trigger.js";
+import { MAX_WINDOW_DAYS, resolveWindow } from "../domain/stats/window.js";
 import {
   fail,
   field,

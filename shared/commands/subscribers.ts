@@ -18,8 +18,8 @@ import {
   moveAddressGuard,
   type Change,
   type Firing,
-} from "../domain/subscribers.js";
-import { subscriberActivity, subscriberJourneys } from "../domain/subscriber-journeys.js";
+} from "../domain/subscribers/subscribers.js";
+import { subscriberActivity, subscriberJourneys } from "../domain/subscribers/subscriber-journeys.js";
 import { keys } from "../keys.js";
 import { formatDateTime } from "../time.js";
 import {
@@ -40,7 +40,7 @@ import {
  * The subscriber commands (ENGINE §3.2): create (CONTRACT §6, extended), get,
  * update, tag, untag, unsubscribe and get.activity. Handlers parse, look up in the
  * order the table gives, and hand a decision to the domain's read-decide-write
- * (shared/domain/subscribers.ts), which also fires what a real change fires (§3.3).
+ * (shared/domain/subscribers/subscribers.ts), which also fires what a real change fires (§3.3).
  */
 
 // ---- Parameter helpers ----

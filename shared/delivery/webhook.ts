@@ -59,7 +59,7 @@ export interface WebhookBodyInput {
   journeyName: string;
   actionId: number;
   entryId: string;
-  /** The subscriber item as shared/domain/subscribers.ts stores it. */
+  /** The subscriber item as shared/domain/subscribers/subscribers.ts stores it. */
   subscriber: Item;
   occurredAt: Date;
 }

@@ -44,7 +44,7 @@ export interface CriteriaNeeds {
   queryEmailStates: boolean;
 }
 
-/** YesNo's stored parameters (shared/domain/actions.ts `parseYesNo`). */
+/** YesNo's stored parameters (shared/domain/trees/actions.ts `parseYesNo`). */
 export interface YesNoParams {
   CriteriaLeft: unknown;
   CriteriaOperator: unknown;

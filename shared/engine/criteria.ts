@@ -1,6 +1,6 @@
-import type { Journey } from "../domain/journeys.js";
+import type { Journey } from "../domain/journeys/journeys.js";
 import type { Item } from "../domain/owned.js";
-import type { StoredAction } from "../domain/tree-store.js";
+import type { StoredAction } from "../domain/trees/tree-store.js";
 import { evaluateRules, evaluateYesNo, needsOf, type CriteriaOutcome } from "./criteria-eval.js";
 import { loadCriteriaData } from "./criteria-load.js";
 import type { Chain } from "./runner.js";

@@ -1,4 +1,4 @@
-import type { Trigger } from "../domain/trigger.js";
+import type { Trigger } from "../domain/journeys/trigger.js";
 import type { Key } from "../keys.js";
 
 /**

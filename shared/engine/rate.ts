@@ -3,7 +3,7 @@ import { ddb, tableName } from "../aws.js";
 import { isAwsError } from "../errors.js";
 import { keys, type Key } from "../keys.js";
 import { logger } from "../observability.js";
-import type { Journey } from "../domain/journeys.js";
+import type { Journey } from "../domain/journeys/journeys.js";
 import type { Item } from "../domain/owned.js";
 import { productEpoch } from "../clock.js";
 import { DUE_REMOVE, dueFields } from "./due.js";

@@ -1,9 +1,9 @@
 import { GetCommand, TransactWriteCommand, type TransactWriteCommandInput } from "@aws-sdk/lib-dynamodb";
 import { ddb, tableName } from "../aws.js";
 import { keys, type Key } from "../keys.js";
-import { fromItem, type Journey } from "../domain/journeys.js";
+import { fromItem, type Journey } from "../domain/journeys/journeys.js";
 import { batchGet, type Item } from "../domain/owned.js";
-import { chunkKeys, decodeTree } from "../domain/tree-store.js";
+import { chunkKeys, decodeTree } from "../domain/trees/tree-store.js";
 import { JourneyTree } from "./tree.js";
 
 /**

@@ -1,5 +1,5 @@
-import type { BranchName } from "../domain/actions.js";
-import type { StoredAction } from "../domain/tree-store.js";
+import type { BranchName } from "../domain/trees/actions.js";
+import type { StoredAction } from "../domain/trees/tree-store.js";
 
 /**
  * Walking a journey's action tree (ENGINE §5.3, §5.4, §3.2's progress fields).

@@ -1,9 +1,9 @@
 import type { TransactWriteCommandInput } from "@aws-sdk/lib-dynamodb";
 import { tableName } from "../aws.js";
 import { keys, type Key } from "../keys.js";
-import type { Journey } from "../domain/journeys.js";
+import type { Journey } from "../domain/journeys/journeys.js";
 import { queryByPrefix } from "../domain/owned.js";
-import type { Trigger } from "../domain/trigger.js";
+import type { Trigger } from "../domain/journeys/trigger.js";
 
 /**
  * The trigger index (ENGINE §4.2): which Enabled journeys a firing trigger enrols

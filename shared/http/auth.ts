@@ -1,7 +1,7 @@
 import type { Caller, Scope } from "../command.js";
 import { loadConfig } from "../config.js";
 import { AUTH } from "../errors.js";
-import { principalByApiKey, sessionById, type Principal } from "../domain/users.js";
+import { principalByApiKey, sessionById, type Principal } from "../domain/users/users.js";
 import { secretsEqual, sha256Hex } from "../domain/secrets.js";
 import { epochSeconds } from "../time.js";
 import type { HttpRequest } from "./request.js";

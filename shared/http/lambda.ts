@@ -6,7 +6,7 @@ import { RawReply, type Caller, type CommandDef, type CommandEntry, type Group, 
 import { loadConfig } from "../config.js";
 import { productNow } from "../clock.js";
 import { AUTH, CommandError, HARD, responseTooLarge, unknownCommand } from "../errors.js";
-import { consumeRateLimit, type RateState } from "../domain/rate-limit.js";
+import { consumeRateLimit, type RateState } from "../domain/users/rate-limit.js";
 import { faultOf, flushMetrics, logger, logRequest } from "../observability.js";
 import { sha256Hex } from "../domain/secrets.js";
 import { authenticate, rateOwner } from "./auth.js";

@@ -136,7 +136,7 @@ describe("journey.export.submit / journey.export.get", () => {
 
   it("answers 409/5 when a download is asked before the job completes", async () => {
     Object.assign(process.env, inject("stackEnv"));
-    const { createExportJob } = await import("../../shared/domain/exports.js");
+    const { createExportJob } = await import("../../shared/domain/exports/exports.js");
     // A job nobody has queued stays Pending.
     const job = await createExportJob(user.userId, { Command: "ExportJourneys", StatsStartDate: DAYS[0], StatsEndDate: DAYS[2], Status: "all", IncludeActions: false }, new Date());
     const res = await user.get("/api/v1/journey.export", { ExportID: job.ExportID, download: "1" });

@@ -19,7 +19,7 @@ vi.setConfig({ testTimeout: 120_000 });
 
 async function domain() {
   Object.assign(process.env, inject("stackEnv"));
-  const { getSubscriber } = await import("../../shared/domain/subscribers.js");
+  const { getSubscriber } = await import("../../shared/domain/subscribers/subscribers.js");
   const { createOwned, batchPut } = await import("../../shared/domain/owned.js");
   const { keys } = await import("../../shared/keys.js");
   const { ddb, tableName } = await import("../../shared/aws.js");

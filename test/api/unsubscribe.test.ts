@@ -20,7 +20,7 @@ vi.setConfig({ testTimeout: 120_000 });
 async function links() {
   Object.assign(process.env, inject("stackEnv"));
   const token = await import("../../shared/delivery/unsubscribe-token.js");
-  const { getSubscriber } = await import("../../shared/domain/subscribers.js");
+  const { getSubscriber } = await import("../../shared/domain/subscribers/subscribers.js");
   const { keys } = await import("../../shared/keys.js");
   const { ddb, tableName } = await import("../../shared/aws.js");
   const { DeleteCommand } = await import("@aws-sdk/lib-dynamodb");

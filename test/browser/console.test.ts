@@ -269,7 +269,7 @@ describe("journey console", () => {
     // Seeded in-process as journey.create stores them, 25 to a BatchWriteItem (1,000 creates
     // over HTTP would take ten minutes of rate limit).
     const big = await createUser();
-    const { storable } = await import("../../shared/domain/journeys.js");
+    const { storable } = await import("../../shared/domain/journeys/journeys.js");
     const { nextIds } = await import("../../shared/domain/ids.js");
     const { batchPut } = await import("../../shared/domain/owned.js");
     const { keys } = await import("../../shared/keys.js");

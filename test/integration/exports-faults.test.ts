@@ -12,14 +12,14 @@ type Worker = (e: SQSEvent) => Promise<SQSBatchResponse>;
 let worker: Worker;
 let dlq: (e: SQSEvent) => Promise<SQSBatchResponse>;
 let s3Faults: typeof import("../../shared/s3-upload.js").s3Faults;
-let exports: typeof import("../../shared/domain/exports.js");
+let exports: typeof import("../../shared/domain/exports/exports.js");
 
 beforeAll(async () => {
   Object.assign(process.env, inject("stackEnv"));
   ({ handler: worker } = (await import("../../functions/export-worker/index.js")) as { handler: Worker });
   ({ handler: dlq } = (await import("../../functions/export-dlq/index.js")) as { handler: (e: SQSEvent) => Promise<SQSBatchResponse> });
   ({ s3Faults } = await import("../../shared/s3-upload.js"));
-  exports = await import("../../shared/domain/exports.js");
+  exports = await import("../../shared/domain/exports/exports.js");
 });
 
 afterEach(() => {

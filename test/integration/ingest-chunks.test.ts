@@ -13,7 +13,7 @@ const DAYS = ["2026-03-01", "2026-03-02"];
 
 async function domain() {
   Object.assign(process.env, inject("stackEnv"));
-  const { ingestEvents } = await import("../../shared/domain/ingest.js");
+  const { ingestEvents } = await import("../../shared/domain/ingest/ingest.js");
   const { ddb } = await import("../../shared/aws.js");
   return { ingestEvents, ddb };
 }
@@ -193,7 +193,7 @@ describe("ingest core: chunked transactions", () => {
 describe("ingest core: a subscriber's lifetime revenue", () => {
   it("adds every accepted conversion exactly once, even from racing batches", async () => {
     const d = await domain();
-    const { getSubscriber } = await import("../../shared/domain/subscribers.js");
+    const { getSubscriber } = await import("../../shared/domain/subscribers/subscribers.js");
     const { user, journeyId, actionIds } = await hotJourney();
     const list = Number((await user.post("/api/v1/list", { SubscriberListName: "L" })).body["ListID"]);
     const sub = Number((await user.post("/api/v1/subscriber", { ListID: list, EmailAddress: "buyer@gmail.com" })).body["SubscriberID"]);

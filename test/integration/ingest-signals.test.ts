@@ -14,7 +14,7 @@ import { expectCounts, ok, triggerJourney } from "../support/enrolments.js";
  */
 async function domain() {
   Object.assign(process.env, inject("stackEnv"));
-  const { ingestEvents } = await import("../../shared/domain/ingest.js");
+  const { ingestEvents } = await import("../../shared/domain/ingest/ingest.js");
   const { batchGet, keyId } = await import("../../shared/domain/owned.js");
   const { sha256Hex } = await import("../../shared/domain/secrets.js");
   const { keys } = await import("../../shared/keys.js");

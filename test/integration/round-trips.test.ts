@@ -16,11 +16,11 @@ interface Seeded {
 
 async function seedAccount(journeys: number, actions: number, days: number, isps: number): Promise<Seeded> {
   const user = await createUser();
-  const { createJourney: create, changeStatus } = await import("../../shared/domain/journeys.js");
-  const { replaceTree } = await import("../../shared/domain/journey-tree.js");
+  const { createJourney: create, changeStatus } = await import("../../shared/domain/journeys/journeys.js");
+  const { replaceTree } = await import("../../shared/domain/journeys/journey-tree.js");
   const { createEmail } = await import("../../shared/domain/emails.js");
   const { nextIds } = await import("../../shared/domain/ids.js");
-  const { ingestEvents } = await import("../../shared/domain/ingest.js");
+  const { ingestEvents } = await import("../../shared/domain/ingest/ingest.js");
   const emailId = await createEmail(user.userId, { EmailName: "E", Subject: "S", HTMLContent: "", PlainContent: "" });
   const now = new Date();
   const blank = {

@@ -97,7 +97,7 @@ describe("the unsubscribe function in process", () => {
       expect(out).not.toContain(secret);
     }
     // The source IP API Gateway reports is kept.
-    const { getSubscriber } = await import("../../shared/domain/subscribers.js");
+    const { getSubscriber } = await import("../../shared/domain/subscribers/subscribers.js");
     expect((await getSubscriber(user.userId, sub))?.["UnsubscriptionIP"]).toBe("203.0.113.9");
   });
 

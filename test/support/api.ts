@@ -72,7 +72,7 @@ export interface TestUser {
  */
 export async function createUser(permissions?: string): Promise<TestUser> {
   Object.assign(process.env, inject("stackEnv"));
-  const { createUser: seedUser } = await import("../../shared/domain/users.js");
+  const { createUser: seedUser } = await import("../../shared/domain/users/users.js");
   const tag = randomUUID().slice(0, 12);
   const username = `user-${tag}`;
   const email = `${tag}@example.com`;

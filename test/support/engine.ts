@@ -98,7 +98,7 @@ export async function startEngineStack(
       return r;
     },
     async user() {
-      const { createUser } = await import("../../shared/domain/users.js");
+      const { createUser } = await import("../../shared/domain/users/users.js");
       const tag = randomUUID().slice(0, 12);
       const { userId, apiKey } = await createUser({
         username: `eng-${tag}`,

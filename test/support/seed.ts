@@ -10,7 +10,7 @@ import { inject } from "vitest";
 export async function seedBareJourneys(userId: number, count: number, name = (i: number) => `Bulk journey ${i + 1}`): Promise<number[]> {
   Object.assign(process.env, inject("stackEnv"));
   const { keys } = await import("../../shared/keys.js");
-  const { storable } = await import("../../shared/domain/journeys.js");
+  const { storable } = await import("../../shared/domain/journeys/journeys.js");
   const { nextIds } = await import("../../shared/domain/ids.js");
   const { batchPut } = await import("../../shared/domain/owned.js");
   const { formatDateTime } = await import("../../shared/time.js");

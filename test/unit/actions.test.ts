@@ -7,7 +7,7 @@ import {
   MAX_ACTIONS,
   MAX_DEPTH,
   parseActions,
-} from "../../shared/domain/actions.js";
+} from "../../shared/domain/trees/actions.js";
 
 const JOURNEY = 77;
 const parse = (input: unknown) => parseActions(input, { journeyId: JOURNEY });

@@ -8,7 +8,7 @@ import {
 } from "@aws-sdk/client-pinpoint-sms-voice-v2";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { productEpoch } from "../../shared/clock.js";
-import { parseActions } from "../../shared/domain/actions.js";
+import { parseActions } from "../../shared/domain/trees/actions.js";
 import { readOutbox } from "../../shared/delivery/local-outbox.js";
 import type { SmsMessage } from "../../shared/delivery/model.js";
 import type { SendTextMessage } from "../../shared/delivery/sms.js";

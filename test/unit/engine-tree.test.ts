@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { ActionType, BranchName } from "../../shared/domain/actions.js";
-import type { StoredAction } from "../../shared/domain/tree-store.js";
+import type { ActionType, BranchName } from "../../shared/domain/trees/actions.js";
+import type { StoredAction } from "../../shared/domain/trees/tree-store.js";
 import { computeRedirects, followRedirects, JourneyTree, progress } from "../../shared/engine/tree.js";
 
 /** A compact tree description: [id, type, branches?], published unless its id is listed as hidden. */

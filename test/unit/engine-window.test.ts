@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseActions } from "../../shared/domain/actions.js";
+import { parseActions } from "../../shared/domain/trees/actions.js";
 import {
   debugDueAt,
   parseDays,

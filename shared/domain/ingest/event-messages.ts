@@ -1,5 +1,5 @@
 import type { SQSRecord } from "aws-lambda";
-import { toPositiveInt } from "../params.js";
+import { toPositiveInt } from "../../params.js";
 
 /** Events per message here and per journey.events.ingest call: one limit for both doors. */
 export const MAX_EVENTS = 500;

@@ -1,11 +1,11 @@
-import { keys } from "../keys.js";
+import { keys } from "../../keys.js";
 import { csvRow } from "./csv.js";
 import type { ExportOptions } from "./exports.js";
-import { fromItem, type Journey } from "./journeys.js";
-import { batchGet, keyId, queryPages, type Item } from "./owned.js";
-import { enrollmentOf, journeyDays } from "./stats-read.js";
-import { sumWindow, toCurrency, type Counters } from "./stats.js";
-import type { Window } from "./window.js";
+import { fromItem, type Journey } from "../journeys/journeys.js";
+import { batchGet, keyId, queryPages, type Item } from "../owned.js";
+import { enrollmentOf, journeyDays } from "../stats/stats-read.js";
+import { sumWindow, toCurrency, type Counters } from "../stats/stats.js";
+import type { Window } from "../stats/window.js";
 
 /**
  * The CSV of CONTRACT §9, produced as a stream of lines. Journeys are read a

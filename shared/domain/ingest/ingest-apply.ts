@@ -1,21 +1,21 @@
 import { randomUUID } from "node:crypto";
 import { TransactWriteCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import { ddb, tableName } from "../aws.js";
-import { isAwsError } from "../errors.js";
-import { keys, type Key } from "../keys.js";
-import { logger } from "../observability.js";
-import { epochSeconds } from "../time.js";
-import { productEpoch } from "../clock.js";
-import { dueFields } from "../engine/due.js";
-import type { Outbox, OutboxEntry, Signal } from "../engine/model.js";
-import { deliverOutbox } from "../engine/outbox.js";
-import { indexedJourneys } from "../engine/trigger-index.js";
-import type { Trigger } from "./trigger.js";
-import { ispOf } from "./email-address.js";
-import { batchGet, keyId, type Item } from "./owned.js";
-import { sha256Hex } from "./secrets.js";
-import { strongerSuppression, type SuppressedBy } from "./subscribers.js";
-import type { EmailActionKey } from "./stats.js";
+import { ddb, tableName } from "../../aws.js";
+import { isAwsError } from "../../errors.js";
+import { keys, type Key } from "../../keys.js";
+import { logger } from "../../observability.js";
+import { epochSeconds } from "../../time.js";
+import { productEpoch } from "../../clock.js";
+import { dueFields } from "../../engine/due.js";
+import type { Outbox, OutboxEntry, Signal } from "../../engine/model.js";
+import { deliverOutbox } from "../../engine/outbox.js";
+import { indexedJourneys } from "../../engine/trigger-index.js";
+import type { Trigger } from "../journeys/trigger.js";
+import { ispOf } from "../email-address.js";
+import { batchGet, keyId, type Item } from "../owned.js";
+import { sha256Hex } from "../secrets.js";
+import { strongerSuppression, type SuppressedBy } from "../subscribers/subscribers.js";
+import type { EmailActionKey } from "../stats/stats.js";
 
 /**
  * The ingest core's write side (CONTRACT §7; docs/data-model.md, "Ingest").

@@ -1,11 +1,11 @@
-import { keys, type Key } from "../keys.js";
+import { keys, type Key } from "../../keys.js";
 import { EMAIL_ACTION_KEYS, type Counters, type EnrollmentCounters, type JourneyRollup } from "./stats.js";
-import { queryBetween, type Item } from "./owned.js";
+import { queryBetween, type Item } from "../owned.js";
 import type { Window } from "./window.js";
 
 /**
  * Statistics reads. Every read is a key lookup or one key-range query over rollups
- * kept current at ingest time (shared/domain/ingest.ts), so the number of calls
+ * kept current at ingest time (shared/domain/ingest/ingest.ts), so the number of calls
  * never grows with the number of journeys, actions, days or ISPs.
  */
 

@@ -1,6 +1,6 @@
-import { CommandError } from "../errors.js";
-import type { OwnedKind } from "../keys.js";
-import { isAbsent, toEnum, toPositiveInt, toText } from "../params.js";
+import { CommandError } from "../../errors.js";
+import type { OwnedKind } from "../../keys.js";
+import { isAbsent, toEnum, toPositiveInt, toText } from "../../params.js";
 
 /** Journey triggers and their parameters (reference + CONTRACT §8). */
 export const TRIGGERS = [

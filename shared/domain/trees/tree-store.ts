@@ -1,11 +1,11 @@
 import { randomBytes } from "node:crypto";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import { ddb, tableName } from "../aws.js";
-import { isAwsError } from "../errors.js";
-import { keys, type Key } from "../keys.js";
+import { ddb, tableName } from "../../aws.js";
+import { isAwsError } from "../../errors.js";
+import { keys, type Key } from "../../keys.js";
 import type { ActionType, BranchName } from "./actions.js";
-import { batchDelete, batchGet, batchPut, queryByPrefix, type Item } from "./owned.js";
+import { batchDelete, batchGet, batchPut, queryByPrefix, type Item } from "../owned.js";
 
 /**
  * How a journey's action tree is stored and replaced.

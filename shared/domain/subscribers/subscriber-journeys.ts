@@ -1,10 +1,10 @@
-import { keys } from "../keys.js";
-import { formatDateTime } from "../time.js";
-import { JourneyTree, progress } from "../engine/tree.js";
-import type { Cursor, StepRecord } from "../engine/model.js";
-import { getJourneys, type Journey } from "./journeys.js";
-import { batchGet, queryByPrefix } from "./owned.js";
-import { chunkKeys, decodeTree, type StoredAction } from "./tree-store.js";
+import { keys } from "../../keys.js";
+import { formatDateTime } from "../../time.js";
+import { JourneyTree, progress } from "../../engine/tree.js";
+import type { Cursor, StepRecord } from "../../engine/model.js";
+import { getJourneys, type Journey } from "../journeys/journeys.js";
+import { batchGet, queryByPrefix } from "../owned.js";
+import { chunkKeys, decodeTree, type StoredAction } from "../trees/tree-store.js";
 
 /**
  * What subscriber.get and subscriber.get.activity read of a subscriber's

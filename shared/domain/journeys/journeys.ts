@@ -4,18 +4,18 @@ import {
   QueryCommand,
   TransactWriteCommand,
 } from "@aws-sdk/lib-dynamodb";
-import { indexDelete, indexPut } from "../engine/trigger-index.js";
-import { jobEntry, jobUpdate } from "../engine/jobs.js";
-import { sendToSteps } from "../engine/outbox.js";
-import { productEpoch } from "../clock.js";
-import { logger } from "../observability.js";
-import { ddb, tableName } from "../aws.js";
-import { isAwsError } from "../errors.js";
-import { keys, type Key } from "../keys.js";
-import { formatDateTime } from "../time.js";
-import { nextId } from "./ids.js";
-import { batchDelete, batchGet, listOwned, queryBetween, queryByPrefix, queryMailIndex, type Item } from "./owned.js";
-import { sendEmailIndexKeys, treePointer, type TreePointer } from "./tree-store.js";
+import { indexDelete, indexPut } from "../../engine/trigger-index.js";
+import { jobEntry, jobUpdate } from "../../engine/jobs.js";
+import { sendToSteps } from "../../engine/outbox.js";
+import { productEpoch } from "../../clock.js";
+import { logger } from "../../observability.js";
+import { ddb, tableName } from "../../aws.js";
+import { isAwsError } from "../../errors.js";
+import { keys, type Key } from "../../keys.js";
+import { formatDateTime } from "../../time.js";
+import { nextId } from "../ids.js";
+import { batchDelete, batchGet, listOwned, queryBetween, queryByPrefix, queryMailIndex, type Item } from "../owned.js";
+import { sendEmailIndexKeys, treePointer, type TreePointer } from "../trees/tree-store.js";
 import type { Trigger, TriggerParameters } from "./trigger.js";
 
 export type Status = "Enabled" | "Disabled";

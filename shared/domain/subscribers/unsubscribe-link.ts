@@ -1,8 +1,8 @@
 import { isIP } from "node:net";
-import { loadConfig } from "../config.js";
-import { verifyUnsubscribeToken, type UnsubscribeClaims } from "../delivery/unsubscribe-token.js";
-import { formatDateTime } from "../time.js";
-import { sendMessage } from "./sqs-send.js";
+import { loadConfig } from "../../config.js";
+import { verifyUnsubscribeToken, type UnsubscribeClaims } from "../../delivery/unsubscribe-token.js";
+import { formatDateTime } from "../../time.js";
+import { sendMessage } from "../sqs-send.js";
 import { changeSubscribers, getSubscriber } from "./subscribers.js";
 
 /**
@@ -30,7 +30,7 @@ export async function validLink(token: string): Promise<UnsubscribeClaims | unde
  * fires, and the Unsubscribed event is a duplicate of the first.
  *
  * 1. The status change goes through the same read-decide-write as
- *    `subscriber.unsubscribe` (shared/domain/subscribers.ts), so ListUnsubscription
+ *    `subscriber.unsubscribe` (shared/domain/subscribers/subscribers.ts), so ListUnsubscription
  *    fires from the subscriber's outbox exactly when the status really changes.
  * 2. Then the Unsubscribed event (EventID `unsub:<SubscriberID>:<ActionID>`) goes to
  *    the events queue, whose worker runs the ingest core: it counts UnsubscribeCount

@@ -1,18 +1,18 @@
 import { randomUUID } from "node:crypto";
 import { GetCommand, TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
-import { ddb, tableName } from "../aws.js";
-import { CommandError, isAwsError } from "../errors.js";
-import { keys, type Key } from "../keys.js";
-import { logger } from "../observability.js";
-import { epochSeconds, formatDateTime } from "../time.js";
-import { dueFields } from "../engine/due.js";
-import { deliverOutbox, overflowPut, placeEntries, type OverflowItem } from "../engine/outbox.js";
-import { InjectedFault, takeFault } from "../engine/faults.js";
-import type { Outbox, OutboxEntry, Signal } from "../engine/model.js";
-import type { Trigger } from "./trigger.js";
-import { nextId } from "./ids.js";
-import { batchGet, keyId, type Item } from "./owned.js";
-import { sha256Hex } from "./secrets.js";
+import { ddb, tableName } from "../../aws.js";
+import { CommandError, isAwsError } from "../../errors.js";
+import { keys, type Key } from "../../keys.js";
+import { logger } from "../../observability.js";
+import { epochSeconds, formatDateTime } from "../../time.js";
+import { dueFields } from "../../engine/due.js";
+import { deliverOutbox, overflowPut, placeEntries, type OverflowItem } from "../../engine/outbox.js";
+import { InjectedFault, takeFault } from "../../engine/faults.js";
+import type { Outbox, OutboxEntry, Signal } from "../../engine/model.js";
+import type { Trigger } from "../journeys/trigger.js";
+import { nextId } from "../ids.js";
+import { batchGet, keyId, type Item } from "../owned.js";
+import { sha256Hex } from "../secrets.js";
 
 /**
  * A subscriber (ENGINE §3.1) is one address on one list. Its item lives in the

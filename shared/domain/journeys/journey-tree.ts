@@ -1,11 +1,11 @@
 import { TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
-import { ddb, tableName } from "../aws.js";
-import { keys } from "../keys.js";
-import { formatDateTime } from "../time.js";
+import { ddb, tableName } from "../../aws.js";
+import { keys } from "../../keys.js";
+import { formatDateTime } from "../../time.js";
 import { fromItem, storable, type Journey } from "./journeys.js";
-import { batchGet, type Item } from "./owned.js";
-import { chunkKeys, decodeTree, discardTreeVersion, flipTree, writeTreeVersion, type ExtraUpdate, type StoredAction } from "./tree-store.js";
-import { logger } from "../observability.js";
+import { batchGet, type Item } from "../owned.js";
+import { chunkKeys, decodeTree, discardTreeVersion, flipTree, writeTreeVersion, type ExtraUpdate, type StoredAction } from "../trees/tree-store.js";
+import { logger } from "../../observability.js";
 
 /** A journey with its current action tree, read in two calls (GetItem-equivalent + chunks). */
 export interface JourneyWithTree {

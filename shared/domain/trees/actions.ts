@@ -1,8 +1,8 @@
 import { isIP } from "node:net";
-import { classifyAddress } from "../delivery/ssrf.js";
-import { toEnum, toNonNegativeInt, toPositiveInt, toText } from "../params.js";
+import { classifyAddress } from "../../delivery/ssrf.js";
+import { toEnum, toNonNegativeInt, toPositiveInt, toText } from "../../params.js";
 import { validateCriteria } from "./criteria.js";
-import { isEmailAddress } from "./email-address.js";
+import { isEmailAddress } from "../email-address.js";
 
 /**
  * Parsing and validation of the action tree that `journey.actions.update` takes

@@ -1,6 +1,6 @@
 import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import { ddb, tableName } from "../aws.js";
-import { keys } from "../keys.js";
+import { ddb, tableName } from "../../aws.js";
+import { keys } from "../../keys.js";
 
 export interface RateState {
   limit: number;

@@ -1,12 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import { ddb, tableName } from "../aws.js";
-import { isAwsError } from "../errors.js";
-import { keys } from "../keys.js";
-import { toPositiveInt } from "../params.js";
-import { formatDateTime } from "../time.js";
-import { nextId } from "./ids.js";
-import type { Item } from "./owned.js";
+import { ddb, tableName } from "../../aws.js";
+import { isAwsError } from "../../errors.js";
+import { keys } from "../../keys.js";
+import { toPositiveInt } from "../../params.js";
+import { formatDateTime } from "../../time.js";
+import { nextId } from "../ids.js";
+import type { Item } from "../owned.js";
 
 /**
  * Export jobs (CONTRACT §9). A job is an item in its owner's partition that moves

@@ -1,10 +1,10 @@
-import { keys, type Key } from "../keys.js";
-import { toNonNegativeInt, toPositiveInt } from "../params.js";
-import { formatDateTime, parseDateTime } from "../time.js";
-import { isEmailAddress } from "./email-address.js";
+import { keys, type Key } from "../../keys.js";
+import { toNonNegativeInt, toPositiveInt } from "../../params.js";
+import { formatDateTime, parseDateTime } from "../../time.js";
+import { isEmailAddress } from "../email-address.js";
 import { applyEvents, EVENT_TYPES, type EventType, type IngestEvent } from "./ingest-apply.js";
-import { batchGet, keyId } from "./owned.js";
-import { treePointer } from "./tree-store.js";
+import { batchGet, keyId } from "../owned.js";
+import { treePointer } from "../trees/tree-store.js";
 
 /**
  * The one ingest core behind `journey.events.ingest`, the events queue and the

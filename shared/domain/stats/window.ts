@@ -1,5 +1,5 @@
-import { CommandError } from "../errors.js";
-import { datesBetween, defaultWindow } from "../time.js";
+import { CommandError } from "../../errors.js";
+import { datesBetween, defaultWindow } from "../../time.js";
 
 export interface Window {
   start: string;

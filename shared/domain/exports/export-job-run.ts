@@ -1,8 +1,8 @@
-import { loadConfig } from "../config.js";
-import { uploadStream } from "../s3-upload.js";
-import { keys } from "../keys.js";
-import { datesBetween } from "../time.js";
-import { countExport, faultOf, logger } from "../observability.js";
+import { loadConfig } from "../../config.js";
+import { uploadStream } from "../../s3-upload.js";
+import { keys } from "../../keys.js";
+import { datesBetween } from "../../time.js";
+import { countExport, faultOf, logger } from "../../observability.js";
 import { exportLines } from "./export-csv.js";
 import { claimExportJob, completeExportJob, failExportJob, releaseExportJob, renewExportLease, type ExportMessage } from "./exports.js";
 

@@ -1,11 +1,11 @@
 import { GetCommand, PutCommand, TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
-import { ddb, tableName } from "../aws.js";
-import type { Permission } from "../command.js";
-import { CommandError, isAwsError } from "../errors.js";
-import { keys } from "../keys.js";
-import { epochSeconds, formatDateTime } from "../time.js";
-import { nextId } from "./ids.js";
-import { hashPassword, newSecret, sha256Hex, verifyPassword } from "./secrets.js";
+import { ddb, tableName } from "../../aws.js";
+import type { Permission } from "../../command.js";
+import { CommandError, isAwsError } from "../../errors.js";
+import { keys } from "../../keys.js";
+import { epochSeconds, formatDateTime } from "../../time.js";
+import { nextId } from "../ids.js";
+import { hashPassword, newSecret, sha256Hex, verifyPassword } from "../secrets.js";
 
 export interface UserInfo {
   UserID: number;
