@@ -380,6 +380,21 @@ async function bytesOf(files: string[]): Promise<{ bytes: number; mapBytes: numb
   return { bytes, mapBytes };
 }
 
+/** What every split bundle's result holds: its whole package, and what its module load reads (`init`, file URLs). */
+async function splitPackage(b: Deployed, init: string[], loads: number[]) {
+  const initSize = await bytesOf(init.map((u) => fileURLToPath(u)));
+  const total = await bytesOf(b.modules);
+  return {
+    totalBytes: total.bytes,
+    totalMapBytes: total.mapBytes,
+    files: b.modules.length,
+    initBytes: initSize.bytes,
+    initMapBytes: initSize.mapBytes,
+    initFiles: init.length,
+    initLoadMs: { median: median(loads), p95: p95(loads) },
+  };
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
@@ -484,8 +499,7 @@ export async function benchBundles(): Promise<Section> {
         if (lazyTrace) {
           // The row is the module load: a chunk is loaded only by the code that needs it
           // (the SES client by the first SendEmail), and what that costs is in the details.
-          const initSize = await bytesOf(lazyTrace.init.map((u) => fileURLToPath(u)));
-          const total = await bytesOf(b.modules);
+          const base = await splitPackage(b, lazyTrace.init, xs);
           const lazy: LazyChunk[] = [];
           for (const [chunk, t] of lazyTrace.chunks) {
             const loaded = t.loaded.map((u) => fileURLToPath(u));
@@ -497,24 +511,13 @@ export async function benchBundles(): Promise<Section> {
               lazyMs: summary(lazySamples.get(b.name)!.get(chunk)!),
             });
           }
-          split = {
-            totalBytes: total.bytes,
-            totalMapBytes: total.mapBytes,
-            files: b.modules.length,
-            initBytes: initSize.bytes,
-            initMapBytes: initSize.mapBytes,
-            initFiles: lazyTrace.init.length,
-            initLoadMs: summary(xs),
-            lazy: lazy.sort((x, y) => y.bytes - x.bytes),
-          };
-          bytes = initSize.bytes;
-          mapBytes = initSize.mapBytes;
+          split = { ...base, lazy: lazy.sort((x, y) => y.bytes - x.bytes) };
+          bytes = base.initBytes;
+          mapBytes = base.initMapBytes;
         }
         if (trace) {
           // The files a module load reads are the same whichever group is called later.
-          const init = [...trace.values()][0]!.init.map((u) => fileURLToPath(u));
-          const initSize = await bytesOf(init);
-          const total = await bytesOf(b.modules);
+          const base = await splitPackage(b, [...trace.values()][0]!.init, xs);
           const groups: GroupFirstCall[] = [];
           for (const g of GROUPS) {
             const loaded = trace.get(g)!.loaded.map((u) => fileURLToPath(u));
@@ -531,24 +534,13 @@ export async function benchBundles(): Promise<Section> {
           }
           const sizeGroup = groups.reduce((a, c) => (c.bytes > a.bytes ? c : a));
           const loadGroup = groups.reduce((a, c) => (c.lazyMs.median > a.lazyMs.median ? c : a));
-          split = {
-            totalBytes: total.bytes,
-            totalMapBytes: total.mapBytes,
-            files: b.modules.length,
-            initBytes: initSize.bytes,
-            initMapBytes: initSize.mapBytes,
-            initFiles: init.length,
-            initLoadMs: summary(xs),
-            groups,
-            sizeGroup: sizeGroup.group,
-            loadGroup: loadGroup.group,
-          };
+          split = { ...base, groups, sizeGroup: sizeGroup.group, loadGroup: loadGroup.group };
           // The row is a cold start through its first request, for the group that costs most:
           // the module load, sampled as every other bundle's, plus that group's median lazy
           // import. (Each group's own import + lazy samples, in the details, carry the noise
           // of nine more sets of imports: the slowest of nine noisy medians would overstate it.)
-          bytes = initSize.bytes + sizeGroup.bytes;
-          mapBytes = initSize.mapBytes + sizeGroup.mapBytes;
+          bytes = base.initBytes + sizeGroup.bytes;
+          mapBytes = base.initMapBytes + sizeGroup.mapBytes;
           const lazy = loadGroup.lazyMs.median;
           xs = xs.map((x) => x + lazy);
         }

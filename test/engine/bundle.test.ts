@@ -8,6 +8,7 @@ import { build, type Metafile } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { splitBuildOptions } from "../../infra/bundling.js";
 import type { EngineStack, EngineUser } from "../support/engine.js";
+import { inputsOf, outputsAtInit } from "../support/split-bundle.js";
 
 /**
  * The runner as CDK packages it: the code-split bundle (infra/bundling.ts, the
@@ -74,27 +75,14 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-/** The inputs of the outputs a module load reads: index.mjs and, transitively, its static imports. */
-function inputsAtInit(): string[] {
-  const entry = Object.keys(metafile.outputs).find((o) => o.endsWith("/index.mjs"))!;
-  const seen = new Set<string>();
-  const walk = (out: string) => {
-    if (seen.has(out)) return;
-    seen.add(out);
-    for (const imp of metafile.outputs[out]?.imports ?? []) if (imp.kind === "import-statement" && !imp.external) walk(imp.path);
-  };
-  walk(entry);
-  return [...seen].flatMap((o) => Object.keys(metafile.outputs[o]!.inputs));
-}
-
 const CLIENTS = ["node_modules/@aws-sdk/client-sesv2/", "node_modules/@aws-sdk/client-pinpoint-sms-voice-v2/"];
 
 describe("the runner's split bundle", () => {
   it("loads neither the SES nor the SMS client at cold start; both are in the package as chunks", () => {
-    const atInit = inputsAtInit();
+    const atInit = inputsOf(metafile, outputsAtInit(metafile));
     expect(atInit.some((i) => i.startsWith("shared/engine/"))).toBe(true);
     expect(atInit.filter((i) => CLIENTS.some((c) => i.includes(c)))).toEqual([]);
-    const all = Object.values(metafile.outputs).flatMap((o) => Object.keys(o.inputs));
+    const all = inputsOf(metafile);
     for (const c of CLIENTS) expect(all.some((i) => i.includes(c)), c).toBe(true);
   });
 

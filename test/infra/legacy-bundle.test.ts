@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { splitBuildOptions } from "../../infra/bundling.js";
 import { GROUPS } from "../../shared/command.js";
 import { commandsOf, entryOf } from "../../shared/registry.js";
+import { inputsOf, outputsAtInit } from "../support/split-bundle.js";
 
 /**
  * The /api.php dispatcher's code-split bundle, built with the options the stack
@@ -32,29 +33,13 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-/** The outputs a module load reads: index.mjs and, transitively, what it imports statically. */
-function staticClosure(): Set<string> {
-  const entry = Object.keys(metafile.outputs).find((o) => o.endsWith("/index.mjs") || o === "index.mjs");
-  if (!entry) throw new Error(`no index.mjs among ${Object.keys(metafile.outputs).join(", ")}`);
-  const seen = new Set<string>();
-  const walk = (out: string) => {
-    if (seen.has(out)) return;
-    seen.add(out);
-    for (const imp of metafile.outputs[out]?.imports ?? []) if (imp.kind === "import-statement" && !imp.external) walk(imp.path);
-  };
-  walk(entry);
-  return seen;
-}
-
-const inputsOf = (outputs: Iterable<string>): string[] => [...outputs].flatMap((o) => Object.keys(metafile.outputs[o]?.inputs ?? {}));
-
 describe("the /api.php dispatcher's split bundle", () => {
   it("loads at cold start neither a command module nor the engine: those are chunks loaded on a group's first call", () => {
-    const atInit = inputsOf(staticClosure());
+    const atInit = inputsOf(metafile, outputsAtInit(metafile));
     expect(atInit.some((i) => i.startsWith("functions/legacy/"))).toBe(true);
     expect(atInit.filter((i) => i.startsWith("shared/commands/") || i.startsWith("shared/engine/"))).toEqual([]);
     // ...and they are in the package all the same, reached by dynamic import.
-    const all = inputsOf(Object.keys(metafile.outputs));
+    const all = inputsOf(metafile);
     expect(all.some((i) => i.startsWith("shared/commands/journeys"))).toBe(true);
     expect(all.some((i) => i.startsWith("shared/engine/"))).toBe(true);
   });

@@ -1,0 +1,24 @@
+import type { Metafile } from "esbuild";
+
+/**
+ * Reading a code-split build's metafile (infra/bundling.ts): which source files a
+ * cold start loads, and which are in the package at all.
+ */
+
+/** The outputs a module load reads: index.mjs and, transitively, what it imports statically. */
+export function outputsAtInit(metafile: Metafile): Set<string> {
+  const entry = Object.keys(metafile.outputs).find((o) => o.endsWith("/index.mjs") || o === "index.mjs");
+  if (!entry) throw new Error(`no index.mjs among ${Object.keys(metafile.outputs).join(", ")}`);
+  const seen = new Set<string>();
+  const walk = (out: string) => {
+    if (seen.has(out)) return;
+    seen.add(out);
+    for (const imp of metafile.outputs[out]?.imports ?? []) if (imp.kind === "import-statement" && !imp.external) walk(imp.path);
+  };
+  walk(entry);
+  return seen;
+}
+
+/** The source files bundled into the given outputs (every output when none are given). */
+export const inputsOf = (metafile: Metafile, outputs: Iterable<string> = Object.keys(metafile.outputs)): string[] =>
+  [...outputs].flatMap((o) => Object.keys(metafile.outputs[o]?.inputs ?? {}));
