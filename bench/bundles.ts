@@ -167,6 +167,7 @@ async function deployed(outdir: string): Promise<Deployed[]> {
       ["steps-dlq", stack.stepsDlqConsumer],
       ["unsubscribe", stack.unsubscribeFunction],
       ["ses-events", stack.sesEventsAdapter],
+      ["web", stack.webFunction],
     ] as const).map(([name, f]) => ({ name, entry: f.entry, stack: stack as Stack, fn: f.fn })),
   ];
   return Promise.all(

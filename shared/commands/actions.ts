@@ -12,7 +12,8 @@ import { keyId, type Item } from "../domain/owned.js";
 import type { StoredAction } from "../domain/trees/tree-store.js";
 import { keys } from "../keys.js";
 import { computeRedirects } from "../engine/tree.js";
-import { jobUpdate, runJob } from "../engine/jobs.js";
+import { jobUpdate } from "../engine/job-entry.js";
+import { runJob } from "../engine/jobs.js";
 import { field, fail, flag, optionalId, requiredId, toBool, toJsonValue, toPositiveInt, type Coded } from "../params.js";
 
 /** journey.actions.update, journey.actions.published and journey.sendemailactions. */

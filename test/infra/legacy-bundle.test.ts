@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { splitBuildOptions } from "../../infra/bundling.js";
 import { GROUPS } from "../../shared/command.js";
 import { commandsOf, entryOf } from "../../shared/registry.js";
-import { inputsOf, outputsAtInit } from "../support/split-bundle.js";
+import { inputsOf, outputOf, outputsAtInit, staticClosure } from "../support/split-bundle.js";
 
 /**
  * The /api.php dispatcher's code-split bundle, built with the options the stack
@@ -42,6 +42,21 @@ describe("the /api.php dispatcher's split bundle", () => {
     const all = inputsOf(metafile);
     expect(all.some((i) => i.startsWith("shared/commands/journeys"))).toBe(true);
     expect(all.some((i) => i.startsWith("shared/engine/"))).toBe(true);
+  });
+
+  it("loads the runner only for the groups that run steps: a journey, subscriber, admin or stats command's first call does not", () => {
+    // Shared modules become shared chunks: a group that needed one small export of the
+    // jobs module (starting a job) used to load the whole runner with it.
+    const loadedBy = (...modules: string[]) => {
+      const outs = new Set(modules.flatMap((m) => [...staticClosure(metafile, outputOf(metafile, m))]));
+      return inputsOf(metafile, outs).filter((i) => i.startsWith("shared/engine/"));
+    };
+    const runner = ["shared/engine/runner.ts", "shared/engine/step-actions.ts", "shared/engine/enrol.ts"];
+    for (const group of [["shared/commands/journeys.ts", "shared/commands/clone.ts"], ["shared/commands/reference.ts", "shared/commands/subscribers.ts"], ["shared/commands/admin.ts"], ["shared/commands/stats.ts"]]) {
+      expect(loadedBy(...group).filter((i) => runner.includes(i)), group.join(" + ")).toEqual([]);
+    }
+    // The actions group runs a tree edit's Redirects job, and ingest enrols: they do load it.
+    expect(loadedBy("shared/commands/actions.ts")).toContain("shared/engine/runner.ts");
   });
 
   it("answers a command of every group from its chunks, in a plain node process as Lambda loads it", async () => {

@@ -5,7 +5,7 @@ import {
   TransactWriteCommand,
 } from "@aws-sdk/lib-dynamodb";
 import { indexDelete, indexPut } from "../../engine/trigger-index.js";
-import { jobEntry, jobUpdate } from "../../engine/jobs.js";
+import { jobEntry, jobUpdate } from "../../engine/job-entry.js";
 import { sendToSteps } from "../../engine/outbox.js";
 import { productEpoch } from "../../clock.js";
 import { logger } from "../../observability.js";
