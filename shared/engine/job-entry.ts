@@ -7,8 +7,9 @@ import type { OutboxEntry } from "./model.js";
 /**
  * Starting a job (ENGINE §5.4–§5.5; what jobs do is in jobs.ts): the outbox entry, and
  * the update that records it on an item in the same write as the change that needs it.
- * Apart from jobs.ts because the journey and action commands start jobs but never run
- * them here: importing jobs.ts would put the runner in their bundles.
+ * Apart from jobs.ts, which runs jobs and so imports the runner: the journey commands
+ * start Resume and Purge jobs without running them, and in /api.php's split bundle an
+ * import of jobs.ts made their group's first call load the runner too.
  */
 
 /** The outbox entry that starts a job, and the index attributes of the item holding it. */
