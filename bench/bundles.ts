@@ -9,7 +9,7 @@ import { App, Stack } from "aws-cdk-lib";
 import * as lambda from "aws-cdk-lib/aws-lambda";
 import { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
 import { build, type Metafile } from "esbuild";
-import { BUNDLE } from "../infra/bundling.js";
+import { ESBUILD_OPTIONS } from "../infra/bundling.js";
 import { GROUPS, type Group } from "../shared/command.js";
 import { commandsOf } from "../shared/registry.js";
 import { BUNDLING, REPO_ROOT, RUNTIME_ENVIRONMENT } from "../infra/constructs/api-function.js";
@@ -214,14 +214,7 @@ export async function bundle(dir: string, name: string, entry: string): Promise<
     absWorkingDir: ROOT,
     entryPoints: [path.join(ROOT, entry)],
     outfile: file,
-    bundle: true,
-    platform: "node",
-    target: BUNDLE.target,
-    format: BUNDLE.format,
-    minify: BUNDLE.minify,
-    external: [...BUNDLE.externalModules],
-    banner: { js: BUNDLE.banner },
-    dropLabels: [...BUNDLE.dropLabels],
+    ...ESBUILD_OPTIONS,
     // Used for byte attribution and by the export bench, which runs the code but
     // does not time its load; the load benchmark measures the synthesized assets.
     sourcemap: false,

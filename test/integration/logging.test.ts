@@ -2,7 +2,7 @@ import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { buildEvent, lambdaContext } from "../../infra/local/gateway.js";
 import { createUser, type TestUser } from "../support/api.js";
 import { loadHandler, type Handler } from "../support/in-process.js";
-import { captureLogs } from "../support/logs.js";
+import { logsWhile } from "../support/logs.js";
 
 /**
  * What the functions write to their logs, captured in process from the real
@@ -30,17 +30,6 @@ afterEach(() => {
   config.resetConfigForTests();
 });
 
-/** Everything the functions log while `fn` runs. */
-async function captured(fn: () => Promise<unknown>): Promise<string> {
-  const logs = captureLogs();
-  try {
-    await fn();
-  } finally {
-    vi.restoreAllMocks();
-  }
-  return logs.text();
-}
-
 const jsonLines = (out: string) =>
   out
     .split("\n")
@@ -64,7 +53,7 @@ describe("request logs", () => {
   it("never contain the APIKey, whether it is sent in the query, the body or a header", async () => {
     const wrongKey = "wrong-key-Zq8vN3kLp0XyT7";
     const secretValue = "param-value-Hm4Rt9Wq2";
-    const out = await captured(async () => {
+    const out = await logsWhile(async () => {
       expect((await legacy(keyEverywhere(user.apiKey), lambdaContext("legacy"))).statusCode).toBe(200);
       // A rejected key and a rejected parameter value are credentials and user data too.
       await legacy(keyEverywhere(wrongKey), lambdaContext("legacy"));
@@ -83,7 +72,7 @@ describe("request logs", () => {
     const ok = buildEvent({ method: "GET", path: "/api/v1/journeys", routeKey: "GET /api/v1/journeys", headers: { apikey: user.apiKey } });
     const bad = buildEvent({ method: "GET", path: "/api/v1/journey", rawQuery: "JourneyID=abc", routeKey: "GET /api/v1/journey", headers: { apikey: user.apiKey } });
     const context = lambdaContext("journeys");
-    const out = await captured(async () => {
+    const out = await logsWhile(async () => {
       await journeys(ok, context);
       await journeys(bad, lambdaContext("journeys"));
     });
@@ -107,7 +96,7 @@ describe("request logs", () => {
   it("are one short readable line per request with LOG_FORMAT=text (npm start)", async () => {
     process.env["LOG_FORMAT"] = "text";
     config.resetConfigForTests();
-    const out = await captured(() => legacy(keyEverywhere(user.apiKey), lambdaContext("legacy")));
+    const out = await logsWhile(() => legacy(keyEverywhere(user.apiKey), lambdaContext("legacy")));
     // The EMF metrics line (enabled in this file) aside, the request is one readable line.
     const text = out.split("\n").filter((l) => l !== "" && !l.startsWith("{"));
     expect(text).toHaveLength(1);
@@ -119,7 +108,7 @@ describe("request metrics", () => {
   it("are one EMF record per request in the JourneyApi namespace: Requests and Errors by command and status class", async () => {
     const ok = buildEvent({ method: "GET", path: "/api/v1/journeys", routeKey: "GET /api/v1/journeys", headers: { apikey: user.apiKey } });
     const bad = buildEvent({ method: "GET", path: "/api/v1/journey", rawQuery: "JourneyID=abc", routeKey: "GET /api/v1/journey", headers: { apikey: user.apiKey } });
-    const out = await captured(async () => {
+    const out = await logsWhile(async () => {
       await journeys(ok, lambdaContext("journeys"));
       await journeys(bad, lambdaContext("journeys"));
     });

@@ -7,7 +7,7 @@ import { buildEvent, lambdaContext } from "../../infra/local/gateway.js";
 import { createUser, type TestUser } from "../support/api.js";
 import { eventually, ok } from "../support/enrolments.js";
 import { loadHandler, type Handler } from "../support/in-process.js";
-import { captureLogs } from "../support/logs.js";
+import { logsWhile } from "../support/logs.js";
 
 /**
  * The unsubscribe function in process, against the suite's local stack: what it logs
@@ -62,16 +62,6 @@ function call(method: "GET" | "POST", token: string) {
   );
 }
 
-async function logged(fn: () => Promise<unknown>): Promise<string> {
-  const logs = captureLogs();
-  try {
-    await fn();
-  } finally {
-    vi.restoreAllMocks();
-  }
-  return logs.text();
-}
-
 const unsubscribeCount = async () =>
   Number(((await ok(() => user.get("/api/v1/journey", { JourneyID: journey }))).body as Json)["JourneyStats"]["AggregatedEmailActions"]["UnsubscribeCount"]);
 
@@ -80,7 +70,7 @@ describe("the unsubscribe function in process", () => {
     const sub = await newSubscriber();
     const token = await tokens.unsubscribeToken(user.userId, sub, journey, action);
     const forged = `${token.split(".")[0]}.${"A".repeat(43)}`;
-    const out = await logged(async () => {
+    const out = await logsWhile(async () => {
       expect((await call("GET", token)).statusCode).toBe(200);
       expect((await call("POST", token)).statusCode).toBe(200);
       expect((await call("GET", forged)).statusCode).toBe(404);
@@ -109,7 +99,7 @@ describe("the unsubscribe function in process", () => {
     process.env["EVENTS_QUEUE_URL"] = `${inject("stackEnv")["EVENTS_QUEUE_URL"]}-missing`;
     config.resetConfigForTests();
     let failed: Awaited<ReturnType<typeof call>> | undefined;
-    const out = await logged(async () => {
+    const out = await logsWhile(async () => {
       failed = await call("POST", token);
     });
     expect(failed?.statusCode).toBe(500);

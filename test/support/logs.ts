@@ -15,3 +15,14 @@ export function captureLogs(): { lines: string[]; text(): string } {
   vi.spyOn(process.stderr, "write").mockImplementation(grab as never);
   return { lines, text: () => lines.join("") };
 }
+
+/** Everything the functions log while `fn` runs; the spies are restored after, even if it throws. */
+export async function logsWhile(fn: () => Promise<unknown>): Promise<string> {
+  const logs = captureLogs();
+  try {
+    await fn();
+  } finally {
+    vi.restoreAllMocks();
+  }
+  return logs.text();
+}
